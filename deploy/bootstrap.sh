@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks for hocba: Debian packages and a
+# project venv (.venv) with the project and its dev tools. Idempotent; safe to re-run.
+# Kafka's jars are fetched by `hocba stack up` (Maven), not here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: PostgreSQL server, Java + Maven for the Kafka broker, kcat (a
+# third-party Kafka client the tests use), fonts for the record PDF.
+packages=(postgresql default-jre-headless maven kcat fonts-dejavu-core)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# A JDK installed outside Debian's packages (e.g. Temurin) serves as well as the JRE package.
+if command -v java >/dev/null 2>&1; then
+  missing=("${missing[@]/default-jre-headless}")
+fi
+if command -v mvn >/dev/null 2>&1; then
+  missing=("${missing[@]/maven}")
+fi
+read -r -a missing <<<"${missing[*]:-}"
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bootstrap: missing Debian packages: ${missing[*]}; install them as root (apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null 2>&1 || python=python3
+if [[ ! -x .venv/bin/python ]]; then
+  echo "bootstrap: creating .venv with $("$python" --version)"
+  "$python" -m venv .venv
+fi
+echo "bootstrap: installing the project into .venv"
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+echo "bootstrap: done ($(.venv/bin/hocba --help >/dev/null && echo 'hocba ready'))"

@@ -1,0 +1,90 @@
+"""Kafka topic names: the contract vendors, operators and services share.
+
+Each topic carries Avro values of exactly one schema of ``schemas/`` (named here),
+encoded with Avro single-object encoding. Keys are the record key
+``school_code|student_id|school_year`` (UTF-8), so one student's events stay in
+order on one partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ALL_TOPICS", "Topic", "topic_by_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A Kafka topic and the Avro schema (full name) of its values."""
+
+    name: str
+    value_schema: str
+    description: str
+    compacted: bool = False
+
+
+VENDOR_EVENTS = Topic(
+    "hocba.vendor.events",
+    "vn.edu.hocba.VendorEvent",
+    "Evaluation events published by vendors' school-management systems.",
+)
+EVENTS_ACCEPTED = Topic(
+    "hocba.events.accepted",
+    "vn.edu.hocba.AcceptedEvent",
+    "Vendor events that passed authentication, envelope checks and de-duplication.",
+)
+EVENTS_REJECTED = Topic(
+    "hocba.events.rejected",
+    "vn.edu.hocba.RejectedEvent",
+    "Vendor events refused, with coded reasons; read back by each vendor.",
+)
+RECORDS_VALIDATED = Topic(
+    "hocba.records.validated",
+    "vn.edu.hocba.ValidatedRecord",
+    "Year records that passed every Circular 27 rule, with the recomputed result.",
+)
+RECORDS_INVALID = Topic(
+    "hocba.records.invalid",
+    "vn.edu.hocba.InvalidRecord",
+    "Year records with rule violations, every finding listed.",
+)
+RECORDS_SIGNED = Topic(
+    "hocba.records.signed",
+    "vn.edu.hocba.SignedRecord",
+    "Rendered, PAdES-signed record PDFs with lookup code and effective date.",
+)
+RECORDS_STORED = Topic(
+    "hocba.records.stored",
+    "vn.edu.hocba.StoredRecord",
+    "Record versions durably stored in PostgreSQL.",
+)
+SYNC_STATUS = Topic(
+    "hocba.sync.status",
+    "vn.edu.hocba.SyncStatus",
+    "Outcome of each delivery attempt to the national education database.",
+)
+SYNC_DLQ = Topic(
+    "hocba.sync.dlq",
+    "vn.edu.hocba.DeadLetter",
+    "Record versions that could not be delivered, with the full attempt history.",
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    VENDOR_EVENTS,
+    EVENTS_ACCEPTED,
+    EVENTS_REJECTED,
+    RECORDS_VALIDATED,
+    RECORDS_INVALID,
+    RECORDS_SIGNED,
+    RECORDS_STORED,
+    SYNC_STATUS,
+    SYNC_DLQ,
+)
+
+
+def topic_by_name(name: str) -> Topic:
+    """Return the topic called ``name``; raise ``KeyError`` for an unknown one."""
+    for topic in ALL_TOPICS:
+        if topic.name == name:
+            return topic
+    raise KeyError(name)
