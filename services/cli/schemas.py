@@ -40,8 +40,10 @@ def _list(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             flag = "" if row["frozen"] else "  (not frozen: run `hocba schemas freeze`)"
-            print(f"{row['name']:<34} {row['fingerprint']}  {row['topic'] or '-':<24}"
-                  f" versions={row['versions']}{flag}")
+            print(
+                f"{row['name']:<34} {row['fingerprint']}  {row['topic'] or '-':<24}"
+                f" versions={row['versions']}{flag}"
+            )
     return 0
 
 
@@ -77,7 +79,9 @@ def _guarded(func: Any) -> Any:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("schemas", help="message schemas: list, freeze, docs")
     parser.add_argument(
-        "--schema-dir", type=Path, default=None,
+        "--schema-dir",
+        type=Path,
+        default=None,
         help=f"schema directory (default: $HOCBA_SCHEMA_DIR or {default_schema_dir()})",
     )
     commands = parser.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)

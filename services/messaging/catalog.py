@@ -93,9 +93,7 @@ def render_message_catalog(registry: SchemaRegistry) -> str:
         elif node["type"] == "record":
             lines += ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
             for fld in node["fields"]:
-                default = (
-                    f"`{_escape(repr(fld['default']))}`" if "default" in fld else "(required)"
-                )
+                default = f"`{_escape(repr(fld['default']))}`" if "default" in fld else "(required)"
                 lines.append(
                     f"| `{fld['name']}` | {_escape(_type_label(fld['type']))} | {default} "
                     f"| {_escape(str(fld.get('doc', '')))} |"
