@@ -1,0 +1,241 @@
+"""Consume → handle → produce, exactly once per batch, for every Kafka-to-Kafka stage.
+
+The handler is a plain coroutine: it gets a batch of consumed messages (and, for a
+stateful stage, a :class:`StateBatch`) and returns the messages to emit. Delivery
+lives here, once: the outputs, the state changes and the consumed offsets are
+committed in one Kafka transaction, so a crash replays a batch whole or not at all.
+Bad input is the handler's to answer with a coded rejection; it never raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+
+from services.messaging.kafka import KafkaSettings
+from services.messaging.metrics import ServiceMetrics
+from services.messaging.state import ChangelogState, StateBatch
+
+__all__ = ["Handler", "Incoming", "Outgoing", "TransactionalPipeline"]
+
+_log = logging.getLogger("hocba.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One consumed Kafka message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to produce; ``partition`` None lets the key choose it."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    partition: int | None = None
+
+
+_Fetched = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+Handler = Callable[[Sequence[Incoming], StateBatch | None], Awaitable[Sequence[Outgoing]]]
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, pipeline: TransactionalPipeline) -> None:
+        self.pipeline = pipeline
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        # Let the batch in hand commit before the partitions go elsewhere. State is
+        # reconciled at the next assignment (ChangelogState.reassign).
+        async with self.pipeline.batch_lock:
+            self.pipeline.generation += 1
+            self.pipeline.reconciled = set()
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        # aiokafka may hand out records of the new assignment while this runs: the
+        # run loop holds them back until ``reconciled`` names their partition.
+        async with self.pipeline.batch_lock:
+            self.pipeline.generation += 1
+            state = self.pipeline.state
+            if state is not None:
+                restored = await state.reassign(
+                    self.pipeline.settings, (tp.partition for tp in assigned)
+                )
+                _log.info("restored %d state keys from %s", restored, state.topic)
+                metrics = self.pipeline.metrics
+                metrics.state_keys.labels(metrics.service).set(len(state))
+            self.pipeline.reconciled = set(assigned)
+
+
+class TransactionalPipeline:
+    """One consumer group member of a Kafka-to-Kafka stage with exactly-once batches."""
+
+    def __init__(
+        self,
+        *,
+        settings: KafkaSettings,
+        topics: Sequence[str],
+        group_id: str,
+        transactional_id: str,
+        handler: Handler,
+        metrics: ServiceMetrics,
+        state: ChangelogState | None = None,
+        max_batch: int = 500,
+        poll_timeout_ms: int = 200,
+        max_message_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        self.settings = settings
+        self.topics = tuple(topics)
+        self.group_id = group_id
+        self.handler = handler
+        self.metrics = metrics
+        self.state = state
+        self.max_batch = max_batch
+        self.poll_timeout_ms = poll_timeout_ms
+        self.ready = False
+        # Held while a batch is processed and while a rebalance reconciles state;
+        # ``generation`` tells a batch fetched before a rebalance from one after it.
+        self.batch_lock = asyncio.Lock()
+        self.generation = 0
+        # Partitions whose state is restored: aiokafka may hand out records of a new
+        # assignment before the rebalance listener has run; those wait.
+        self.reconciled: set[TopicPartition] = set()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.client_id}-{metrics.service}",
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            # Oversized messages must reach the handler to be rejected with a reason.
+            max_partition_fetch_bytes=max_message_bytes,
+            fetch_max_bytes=max(max_message_bytes, 52_428_800),
+        )
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.client_id}-{metrics.service}",
+            transactional_id=transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_request_size=max_message_bytes + 65_536,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+        await self._consumer.start()
+        self._consumer.subscribe(list(self.topics), listener=_Rebalance(self))
+        self.ready = True
+        self.metrics.up.labels(self.metrics.service).set(1)
+
+    async def stop(self) -> None:
+        """Stop after the batch in hand: its transaction is committed or aborted by now."""
+        self.ready = False
+        self.metrics.up.labels(self.metrics.service).set(0)
+        await self._consumer.stop()
+        await self._producer.stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.1
+        while not stop.is_set():
+            generation = self.generation
+            fetched = await self._consumer.getmany(
+                timeout_ms=self.poll_timeout_ms, max_records=self.max_batch
+            )
+            if not fetched:
+                await self._record_lag()
+                continue
+            try:
+                async with self.batch_lock:
+                    early = {tp: r for tp, r in fetched.items() if tp not in self.reconciled}
+                    stale = generation != self.generation or bool(early)
+                    if stale:
+                        self._rewind(fetched)
+                    else:
+                        await self._process(fetched)
+                if stale:
+                    # getmany can return buffered records without yielding: give the
+                    # rebalance listener its turn before fetching again.
+                    await asyncio.sleep(0.05)
+                    continue
+                backoff = 0.1
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False):
+                    raise
+                # Transaction aborted: replay the batch from its first offsets.
+                self.metrics.transactions.labels(self.metrics.service, "aborted").inc()
+                _log.warning("transaction aborted (%s); replaying the batch", exc)
+                self._rewind(fetched)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            await self._record_lag()
+
+    def _rewind(self, fetched: _Fetched) -> None:
+        """Fetch these records again (a rebalance or an aborted transaction got between)."""
+        assigned = self._consumer.assignment()
+        for tp, records in fetched.items():
+            if tp in assigned:
+                self._consumer.seek(tp, records[0].offset)
+
+    async def _process(self, fetched: _Fetched) -> None:
+        started = time.perf_counter()
+        service = self.metrics.service
+        batch: list[Incoming] = []
+        for tp, records in fetched.items():
+            self.metrics.messages_in.labels(service, tp.topic).inc(len(records))
+            batch += [
+                Incoming(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
+                for r in records
+            ]
+        self.metrics.in_flight.labels(service).set(len(batch))
+        self.metrics.batch_size.labels(service).observe(len(batch))
+        state_batch = self.state.batch() if self.state is not None else None
+        outputs = list(await self.handler(batch, state_batch))
+        offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
+        async with self._producer.transaction():
+            for out in outputs:
+                await self._producer.send(
+                    out.topic, value=out.value, key=out.key, partition=out.partition
+                )
+            if state_batch is not None and self.state is not None:
+                for change in state_batch.changes():
+                    await self._producer.send(
+                        self.state.topic,
+                        value=change.value,
+                        key=change.key,
+                        partition=change.partition,
+                    )
+            await self._producer.send_offsets_to_transaction(offsets, self.group_id)
+        if state_batch is not None and self.state is not None:
+            self.state.apply(state_batch)
+            self.metrics.state_keys.labels(service).set(len(self.state))
+        self.metrics.transactions.labels(service, "committed").inc()
+        for out in outputs:
+            self.metrics.messages_out.labels(service, out.topic).inc()
+        self.metrics.in_flight.labels(service).set(0)
+        self.metrics.processing_seconds.labels(service).observe(time.perf_counter() - started)
+
+    async def _record_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await self._consumer.position(tp)
+            self.metrics.consumer_lag.labels(self.metrics.service, tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0)
+            )
