@@ -15,6 +15,7 @@ Every problem is collected with its path, so a vendor sees them all at once.
 from __future__ import annotations
 
 import base64
+import json
 import binascii
 import datetime as dt
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from typing import Any
 
 from services.messaging.schemas import MessageSchema
 
-__all__ = ["JsonFormError", "JsonProblem", "from_json", "to_json"]
+__all__ = ["JsonFormError", "JsonProblem", "canonical_json", "from_json", "to_json"]
 
 _UTC = dt.UTC
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
@@ -264,3 +265,14 @@ def to_json(schema: MessageSchema, datum: Mapping[str, Any]) -> dict[str, Any]:
     """Convert a datum of ``schema`` into its JSON form (dates and times as ISO text)."""
     named = _named_types(dict(schema.expanded), {})
     return dict(_to_json(dict(schema.expanded), datum, named))
+
+
+def canonical_json(schema: MessageSchema, datum: Mapping[str, Any]) -> bytes:
+    """The one byte form of a message's JSON: keys sorted, no spaces, UTF-8 (not escaped).
+
+    What is hashed, embedded in the record PDF and compared across services, so two
+    equal records always give the same bytes.
+    """
+    return json.dumps(
+        to_json(schema, datum), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
