@@ -18,6 +18,10 @@ __all__ = ["build_parser", "main"]
 _COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.stack",
     "services.cli.schemas",
+    "services.cli.run",
+    "services.cli.vendor",
+    "services.cli.validate",
+    "services.cli.generate",
 )
 
 

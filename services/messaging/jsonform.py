@@ -15,9 +15,9 @@ Every problem is collected with its path, so a vendor sees them all at once.
 from __future__ import annotations
 
 import base64
-import json
 import binascii
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any

@@ -69,6 +69,13 @@ SYNC_DLQ = Topic(
     "Record versions that could not be delivered, with the full attempt history.",
 )
 
+VALIDATION_STATE = Topic(
+    "hocba.validation.state",
+    "vn.edu.hocba.ValidationState",
+    "Internal: the validation service's per-student assembly state (compacted changelog).",
+    compacted=True,
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     VENDOR_EVENTS,
     EVENTS_ACCEPTED,
@@ -79,6 +86,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     RECORDS_STORED,
     SYNC_STATUS,
     SYNC_DLQ,
+    VALIDATION_STATE,
 )
 
 

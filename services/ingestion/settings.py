@@ -1,0 +1,136 @@
+"""Configuration of the ingestion service, read once from the environment.
+
+* ``HOCBA_KAFKA_BOOTSTRAP``: Kafka bootstrap servers (``127.0.0.1:9092``)
+* ``HOCBA_PG_DSN``: PostgreSQL DSN of vendors, tokens, assignments and ingested ids
+  (``postgresql://hocba:hocba@127.0.0.1:5432/hocba``)
+* ``HOCBA_INSTANCE_ID``: this replica's number, suffix of its transactional id (``0``)
+* ``HOCBA_INGESTION_PORT``: HTTP port of POST /v1/events, /metrics, /healthz (``8081``)
+* ``HOCBA_HTTP_HOST``: HTTP bind address (``127.0.0.1``)
+* ``HOCBA_LOG_LEVEL``: level of the JSON logs (``WARNING``: one line per refused event)
+* ``HOCBA_SCHOOL_CODE_PATTERN``: regex a school code (mã trường) must match in full
+  (``[A-Za-z0-9._-]{1,32}``, as services.core.config.RuleConfig)
+* ``HOCBA_STUDENT_ID_PATTERN``: regex a student id (mã định danh) must match in full
+  (same default)
+* ``HOCBA_IDENTIFIER_MAX_LENGTH``: longest school code or student id (``32``)
+* ``HOCBA_MAX_FUTURE_SKEW_SECONDS``: how far ``occurred_at`` may be ahead of now (``300``)
+* ``HOCBA_VENDOR_CACHE_TTL_SECONDS``: how long vendors and assignments are cached (``30``)
+* ``HOCBA_INGESTION_MAX_BATCH``: messages per Kafka batch, one transaction (``500``)
+
+School codes and student ids are opaque strings whose format is UNCONFIRMED
+(domain.md §7): the patterns are configuration, matched in full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from services.core.config import RuleConfig
+from services.messaging.kafka import KafkaSettings
+from services.messaging.topics import EVENTS_ACCEPTED, EVENTS_REJECTED, VENDOR_EVENTS
+
+__all__ = ["DEFAULT_PG_DSN", "EnvelopeRules", "IngestionSettings", "SettingsError"]
+
+DEFAULT_PG_DSN = "postgresql://hocba:hocba@127.0.0.1:5432/hocba"
+# The same defaults as validation's rules (services.core.config), so an identifier
+# ingestion lets through is not refused later for its format.
+_DEFAULT_SCHOOL_CODE_PATTERN = RuleConfig().school_code_pattern
+_DEFAULT_STUDENT_ID_PATTERN = RuleConfig().student_id_pattern
+_Number = TypeVar("_Number", int, float)
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the service cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeRules:
+    """What the envelope checks accept (kiểm tra phong bì sự kiện)."""
+
+    school_code_pattern: re.Pattern[str] = re.compile(_DEFAULT_SCHOOL_CODE_PATTERN)
+    student_id_pattern: re.Pattern[str] = re.compile(_DEFAULT_STUDENT_ID_PATTERN)
+    identifier_max_length: int = 32
+    max_future_skew: dt.timedelta = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestionSettings:
+    """Everything the ingestion service is configured with."""
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    pg_dsn: str = DEFAULT_PG_DSN
+    instance_id: str = "0"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8081
+    log_level: str = "WARNING"
+    rules: EnvelopeRules = field(default_factory=EnvelopeRules)
+    vendor_cache_ttl_s: float = 30.0
+    max_batch: int = 500
+    #: Larger Kafka messages are rejected with E_MESSAGE_TOO_LARGE (Kafka's default limit).
+    max_message_bytes: int = 1_048_576
+    #: Larger HTTP batches are answered 413 E_BATCH_TOO_LARGE.
+    max_http_events: int = 1000
+    #: How long a database outage is retried before the Kafka entry gives up (and the
+    #: service exits, to be restarted): the partition is never skipped.
+    db_retry_budget_s: float = 60.0
+    vendor_events_topic: str = VENDOR_EVENTS.name
+    accepted_topic: str = EVENTS_ACCEPTED.name
+    rejected_topic: str = EVENTS_REJECTED.name
+    group_id: str = "hocba-ingestion"
+
+    @property
+    def transactional_id(self) -> str:
+        """One per replica: a restarted replica fences its own zombie, never another's."""
+        return f"hocba-ingestion-{self.instance_id}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestionSettings:
+        env = os.environ if environ is None else environ
+        rules = EnvelopeRules(
+            school_code_pattern=_pattern(
+                env, "HOCBA_SCHOOL_CODE_PATTERN", _DEFAULT_SCHOOL_CODE_PATTERN
+            ),
+            student_id_pattern=_pattern(
+                env, "HOCBA_STUDENT_ID_PATTERN", _DEFAULT_STUDENT_ID_PATTERN
+            ),
+            identifier_max_length=_number(env, "HOCBA_IDENTIFIER_MAX_LENGTH", 32, int),
+            max_future_skew=dt.timedelta(
+                seconds=_number(env, "HOCBA_MAX_FUTURE_SKEW_SECONDS", 300.0, float)
+            ),
+        )
+        return cls(
+            kafka=KafkaSettings.from_env(),
+            pg_dsn=env.get("HOCBA_PG_DSN", DEFAULT_PG_DSN),
+            instance_id=env.get("HOCBA_INSTANCE_ID", "0") or "0",
+            http_host=env.get("HOCBA_HTTP_HOST", "127.0.0.1"),
+            http_port=_number(env, "HOCBA_INGESTION_PORT", 8081, int),
+            log_level=env.get("HOCBA_LOG_LEVEL", "WARNING"),
+            rules=rules,
+            vendor_cache_ttl_s=_number(env, "HOCBA_VENDOR_CACHE_TTL_SECONDS", 30.0, float),
+            max_batch=_number(env, "HOCBA_INGESTION_MAX_BATCH", 500, int),
+        )
+
+
+def _pattern(env: Mapping[str, str], name: str, default: str) -> re.Pattern[str]:
+    raw = env.get(name, default)
+    try:
+        return re.compile(raw)
+    except re.error as exc:
+        raise SettingsError(f"{name}={raw!r} is not a regular expression: {exc}") from exc
+
+
+def _number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} must be a {kind.__name__}") from exc
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value

@@ -1,0 +1,5 @@
+import sys
+
+from services.validation.app import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""The validation service: ``python -m services.validation`` or ``hocba run validation``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.messaging.codec import default_codec
+from services.messaging.metrics import ServiceMetrics
+from services.messaging.pipeline import TransactionalPipeline
+from services.messaging.service import ServiceShell, configure_logging
+from services.messaging.state import ChangelogState
+from services.validation.handlers import ValidationHandler
+from services.validation.settings import ValidationSettings
+
+__all__ = ["ValidationService", "bootstrap", "main"]
+
+
+@dataclass
+class ValidationService:
+    settings: ValidationSettings
+    metrics: ServiceMetrics
+    pipeline: TransactionalPipeline
+    shell: ServiceShell
+
+    async def run(self) -> None:
+        await self.pipeline.start()
+        try:
+            await self.shell.serve([self.pipeline.run])
+        finally:
+            await self.pipeline.stop()
+
+
+def bootstrap(settings: ValidationSettings) -> ValidationService:
+    """Build every part of the service from its settings (no I/O until ``run``)."""
+    metrics = ServiceMetrics("validation")
+    handler = ValidationHandler(settings, default_codec(), metrics)
+    pipeline = TransactionalPipeline(
+        settings=settings.kafka,
+        topics=[settings.accepted_topic],
+        group_id=settings.group_id,
+        transactional_id=settings.transactional_id,
+        handler=handler,
+        metrics=metrics,
+        state=ChangelogState(settings.state_topic),
+        max_batch=settings.max_batch,
+    )
+
+    async def ready() -> bool:
+        return pipeline.ready
+
+    shell = ServiceShell(metrics, settings.http_host, settings.http_port, ready_checks=[ready])
+    return ValidationService(settings, metrics, pipeline, shell)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = ValidationSettings.from_env()
+    configure_logging(settings.log_level)
+    asyncio.run(bootstrap(settings).run())
+    return 0

@@ -1,0 +1,58 @@
+"""Benchmark: year records validated + classified per second on one core.
+
+Run: ``python -m tests.perf.bench_validate [N]`` (not collected by pytest: no test_ prefix).
+Generates N records with the seeded generator, then measures, best of a few runs,
+``validate_year_record`` (every rule and the classification) and, as a baseline in the
+same run, the fastavro single-object decode of the same records.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from services.core.synthetic import GeneratorSettings, generate_school_year
+from services.core.validation import validate_year_record
+from services.messaging.codec import default_codec
+
+TARGET_PER_SECOND = 20_000
+RUNS = 5
+
+
+def best_seconds(items: Sequence[Any], work: Callable[[Any], object]) -> float:
+    best = float("inf")
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        for item in items:
+            work(item)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv: Sequence[str]) -> int:
+    count = int(argv[0]) if argv else 20_000
+    per_class = 25
+    schools = max(1, count // (5 * per_class))
+    settings = GeneratorSettings(schools=schools, students_per_class=per_class, invalid_share=0.05)
+    records = [g.record for g in generate_school_year(settings, seed=1)][:count]
+    codec = default_codec()
+    encoded = [codec.encode("vn.edu.hocba.YearRecord", r) for r in records]
+
+    validate = best_seconds(records, validate_year_record)
+    decode = best_seconds(encoded, lambda b: codec.decode(b, expected="vn.edu.hocba.YearRecord"))
+    n = len(records)
+    rate = n / validate
+    print(f"records: {n} (avg {sum(map(len, encoded)) / n:.0f} Avro bytes), best of {RUNS} runs")
+    print(f"validate+classify: {rate:,.0f} records/s, {validate / n * 1e6:.1f} µs/record")
+    print(
+        f"baseline fastavro decode: {n / decode:,.0f} records/s, {decode / n * 1e6:.1f} µs/record"
+    )
+    print(f"ratio validate/decode throughput: {(n / validate) / (n / decode):.2f}x")
+    print(f"target {TARGET_PER_SECOND:,}/s: {'met' if rate >= TARGET_PER_SECOND else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
