@@ -20,13 +20,13 @@ from services.ingestion.directory import VendorDirectory
 from services.ingestion.handlers import Ingestor, KafkaEntry
 from services.ingestion.http import HttpEntry, load_openapi
 from services.ingestion.metrics import IngestionMetrics
-from services.ingestion.pipeline import IngestionPipeline
 from services.ingestion.settings import IngestionSettings, SettingsError
 from services.ingestion.store import StoreError
 from services.ingestion.vendors import PostgresVendorStore, translate_error
 from services.messaging.codec import AvroCodec
 from services.messaging.kafka import make_producer
 from services.messaging.metrics import ServiceMetrics
+from services.messaging.pipeline import TransactionalPipeline
 from services.messaging.schemas import default_registry
 from services.messaging.service import ServiceShell, configure_logging
 
@@ -46,7 +46,7 @@ class Ingestion:
     store: PostgresVendorStore
     metrics: IngestionMetrics
     ingestor: Ingestor
-    pipeline: IngestionPipeline
+    pipeline: TransactionalPipeline
     http: HttpEntry
     shell: ServiceShell
 
@@ -91,8 +91,10 @@ async def bootstrap(settings: IngestionSettings) -> Ingestion:
         metrics=metrics,
     )
     entry = KafkaEntry(ingestor=ingestor, codec=codec, settings=settings)
-    pipeline = IngestionPipeline(
-        entry=entry,
+    pipeline = TransactionalPipeline(
+        handler=entry.handle,
+        # Accepted event ids are recorded only once the batch is durable (handlers.py).
+        on_committed=entry.committed,
         settings=settings.kafka,
         topics=[settings.vendor_events_topic],
         group_id=settings.group_id,

@@ -65,6 +65,17 @@ def _named_types(node: Any, into: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
+_NAMED_BY_FINGERPRINT: dict[bytes, dict[str, Any]] = {}
+
+
+def _named_of(schema: MessageSchema) -> dict[str, Any]:
+    """Named types of a schema, walked once per schema version (every call used to)."""
+    named = _NAMED_BY_FINGERPRINT.get(schema.fingerprint)
+    if named is None:
+        named = _NAMED_BY_FINGERPRINT[schema.fingerprint] = _named_types(dict(schema.expanded), {})
+    return named
+
+
 def _join(path: str, part: str) -> str:
     if part.startswith("["):
         return f"{path}{part}"
@@ -77,7 +88,7 @@ def _short(name: str) -> str:
 
 class _Reader:
     def __init__(self, schema: MessageSchema) -> None:
-        self.named = _named_types(dict(schema.expanded), {})
+        self.named = _named_of(schema)
         self.problems: list[JsonProblem] = []
 
     def fail(self, path: str, message: str) -> None:
@@ -263,7 +274,7 @@ def _to_json(node: Any, value: Any, named: Mapping[str, Any]) -> Any:
 
 def to_json(schema: MessageSchema, datum: Mapping[str, Any]) -> dict[str, Any]:
     """Convert a datum of ``schema`` into its JSON form (dates and times as ISO text)."""
-    named = _named_types(dict(schema.expanded), {})
+    named = _named_of(schema)
     return dict(_to_json(dict(schema.expanded), datum, named))
 
 

@@ -98,11 +98,15 @@ class TransactionalPipeline:
         max_batch: int = 500,
         poll_timeout_ms: int = 200,
         max_message_bytes: int = 4 * 1024 * 1024,
+        on_committed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.topics = tuple(topics)
         self.group_id = group_id
         self.handler = handler
+        #: Runs after each batch's transaction committed: for work that must only follow
+        #: durable outputs (ingestion records accepted event ids here).
+        self.on_committed = on_committed
         self.metrics = metrics
         self.state = state
         self.max_batch = max_batch
@@ -225,6 +229,8 @@ class TransactionalPipeline:
             self.state.apply(state_batch)
             self.metrics.state_keys.labels(service).set(len(self.state))
         self.metrics.transactions.labels(service, "committed").inc()
+        if self.on_committed is not None:
+            await self.on_committed()
         for out in outputs:
             self.metrics.messages_out.labels(service, out.topic).inc()
         self.metrics.in_flight.labels(service).set(0)

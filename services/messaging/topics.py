@@ -21,12 +21,26 @@ class Topic:
     value_schema: str
     description: str
     compacted: bool = False
+    #: Topic-level ``max.message.bytes``; None keeps the broker's default (1 MiB).
+    max_message_bytes: int | None = None
+
+    def configs(self) -> dict[str, str]:
+        """The topic configuration the platform relies on."""
+        configs: dict[str, str] = {}
+        if self.compacted:
+            configs["cleanup.policy"] = "compact"
+        if self.max_message_bytes is not None:
+            configs["max.message.bytes"] = str(self.max_message_bytes)
+        return configs
 
 
 VENDOR_EVENTS = Topic(
     "hocba.vendor.events",
     "vn.edu.hocba.VendorEvent",
     "Evaluation events published by vendors' school-management systems.",
+    # Room above ingestion's own 1 MiB limit, so an oversized event reaches ingestion
+    # and is answered with E_MESSAGE_TOO_LARGE instead of a bare broker error.
+    max_message_bytes=4 * 1024 * 1024,
 )
 EVENTS_ACCEPTED = Topic(
     "hocba.events.accepted",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from services.messaging.topics import Topic
@@ -32,8 +33,18 @@ class TopicReport:
 
 
 def _new_topic(topic: Topic, partitions: int) -> NewTopic:
-    configs = {"cleanup.policy": "compact"} if topic.compacted else {}
-    return NewTopic(topic.name, partitions, 1, topic_configs=configs)
+    return NewTopic(topic.name, partitions, 1, topic_configs=topic.configs())
+
+
+async def _apply_configs(admin: AIOKafkaAdminClient, topics: Sequence[Topic]) -> None:
+    """Bring existing topics to the configuration the platform relies on (idempotent)."""
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, topic.name, configs=topic.configs())
+        for topic in topics
+        if topic.configs()
+    ]
+    if resources:
+        await admin.alter_configs(resources)
 
 
 async def topic_partitions(admin: AIOKafkaAdminClient) -> dict[str, int]:
@@ -55,6 +66,7 @@ async def ensure_topics(bootstrap: str, topics: Sequence[Topic], partitions: int
         existing = await topic_partitions(admin)
         missing = [topic for topic in topics if topic.name not in existing]
         created = await _create(admin, missing, partitions)
+        await _apply_configs(admin, [t for t in topics if t.name in existing])
         existing_names = tuple(t.name for t in topics if t.name in existing)
         others = {name: existing[name] for name in existing_names if existing[name] != partitions}
         return TopicReport(created, existing_names, others)
