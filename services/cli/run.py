@@ -6,72 +6,54 @@ import argparse
 import importlib
 import os
 import signal
-import subprocess
-import sys
 import time
+from pathlib import Path
 from typing import Any
 
-__all__ = ["SERVICES", "register"]
+from services.cli.supervisor import SERVICES, ServiceProcesses
 
-#: Service name → the module whose ``main(argv) -> int`` runs it.
-SERVICES: dict[str, str] = {
-    "ingestion": "services.ingestion.app",
-    "validation": "services.validation.app",
-    "storage": "services.storage.app",
-}
+__all__ = ["register"]
 
-_STOP_TIMEOUT_S = 30.0
+_STOP_TIMEOUT_S = 40.0
+_LOG_DIR = Path(os.environ.get("HOCBA_STATE_DIR", Path(__file__).resolve().parents[2] / ".state"))
 
 
 def _run_one(name: str) -> int:
-    module = importlib.import_module(SERVICES[name])
+    module = importlib.import_module(f"{SERVICES[name].module}.app")
     return int(module.main([]))
 
 
 def _run_all(names: list[str]) -> int:
-    """Start each service as ``python -m services.<name>``; stop all when one ends."""
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    """Every service as a child process; stop them all when one ends or on SIGTERM."""
+    children = ServiceProcesses(_LOG_DIR / "logs")
     stopping = False
 
     def stop_all(signum: int = signal.SIGTERM, frame: Any = None) -> None:
         nonlocal stopping
         stopping = True
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
     for name in names:
-        package = SERVICES[name].rpartition(".")[0]
-        children[name] = subprocess.Popen([sys.executable, "-m", package], env=os.environ.copy())
-        print(f"started {name} (pid {children[name].pid})", flush=True)
+        children.start(name, wait=False)
+        print(
+            f"started {name} (pid {children.running[name].pid}), "
+            f"log {children.log_dir / (name + '.log')}",
+            flush=True,
+        )
     exit_code = 0
-    while children:
-        for name, child in list(children.items()):
+    while not stopping:
+        for name, child in children.running.items():
             code = child.poll()
-            if code is None:
-                continue
-            del children[name]
-            if not stopping:
+            if code is not None:
                 print(f"{name} exited with code {code}: stopping the others", flush=True)
                 exit_code = code or 1
-                stop_all()
-            else:
-                print(f"{name} stopped (code {code})", flush=True)
+                stopping = True
+                break
         time.sleep(0.2)
-        if stopping:
-            deadline = time.monotonic() + _STOP_TIMEOUT_S
-            while children and time.monotonic() < deadline:
-                for name, child in list(children.items()):
-                    if child.poll() is not None:
-                        print(f"{name} stopped (code {child.returncode})", flush=True)
-                        del children[name]
-                time.sleep(0.2)
-            for name, child in children.items():
-                print(f"{name} did not stop in {_STOP_TIMEOUT_S:.0f} s: killed", flush=True)
-                child.kill()
-            children.clear()
+    for name in list(children.running):
+        code = children.stop(name, _STOP_TIMEOUT_S)
+        print(f"{name} stopped ({'killed' if code is None else f'code {code}'})", flush=True)
     return exit_code
 
 

@@ -63,6 +63,7 @@ def _w(title_vi: str, title_en: str, explanation: str, source: str) -> Catalogue
 
 
 _TRANSPORT = "transport (messaging layer)"
+_STORAGE = "storage service"
 
 CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
     # Transport: bytes or documents that cannot be read as the expected message.
@@ -477,6 +478,56 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "A year-end submission arrived for a student-year with no StudentProfile event: "
         "send the profile, then the year-end submission again (with a new event id).",
         "validation service (assembly of the year record)",
+    ),
+    # Storage stage: validated records the database refuses, and the lookup API.
+    "E_STORAGE_KEY_MISMATCH": _e(
+        "Khóa học bạ không khớp",
+        "Record key mismatch",
+        "The message's record_key is not school_code|student_id|school_year of its record.",
+        _STORAGE,
+    ),
+    "E_STORAGE_MISSING_IDENTIFIER": _e(
+        "Thiếu mã định danh",
+        "Identifier missing",
+        "The record has an empty student id or school code and cannot be keyed.",
+        _STORAGE,
+    ),
+    "E_STORAGE_BAD_SCHOOL_YEAR": _e(
+        "Năm học không hợp lệ",
+        "Invalid school year",
+        "The record's school year is not 'YYYY-YYYY'.",
+        _STORAGE,
+    ),
+    "E_STORAGE_BAD_GRADE": _e(
+        "Lớp không hợp lệ",
+        "Invalid grade",
+        "The record's grade is not a primary grade (1-5).",
+        _STORAGE,
+    ),
+    "E_STORAGE_NUL_CHARACTER": _e(
+        "Ký tự NUL trong học bạ",
+        "NUL character in the record",
+        "PostgreSQL text cannot hold U+0000; the record is refused and counted.",
+        _STORAGE,
+    ),
+    "E_STORAGE_DB_REFUSED": _e(
+        "Cơ sở dữ liệu từ chối học bạ",
+        "Database refused the record",
+        "PostgreSQL refused a value of this record (SQLSTATE class 22 or 54); the other "
+        "records of the batch were stored.",
+        _STORAGE,
+    ),
+    "E_STORAGE_UNAVAILABLE": _e(
+        "Kho học bạ tạm thời không truy cập được",
+        "Record store unavailable",
+        "The database did not answer; retry later (HTTP 503).",
+        _STORAGE,
+    ),
+    "E_RECORD_NOT_FOUND": _e(
+        "Không tìm thấy học bạ",
+        "Record not found",
+        "No record answers this code (HTTP 404).",
+        _STORAGE,
     ),
 }
 

@@ -30,7 +30,7 @@ def test_avro_types_are_up_to_date() -> None:
     )
 
 
-@pytest.mark.parametrize("area", ["core", "messaging", "cli", "validation", "ingestion"])
+@pytest.mark.parametrize("area", ["core", "messaging", "cli", "validation", "ingestion", "storage"])
 def test_every_emitted_code_is_catalogued(area: str) -> None:
     folder = ROOT / "services" / area
     text = " ".join(p.read_text(encoding="utf-8") for p in folder.glob("**/*.py"))

@@ -1,0 +1,184 @@
+"""``hocba.records.validated`` → PostgreSQL → ``hocba.records.stored``.
+
+The handler runs inside :class:`~services.messaging.pipeline.TransactionalPipeline`:
+it stores the batch in one database transaction that commits *before* it returns; the
+pipeline then commits the StoredRecord messages together with the consumed offsets in
+one Kafka transaction.
+
+Crash window: if the process dies after the database commit and before the Kafka
+commit, the batch is consumed again. Every content is then found by its SHA-256
+(UNIQUE (record_id, school_year, content_sha256)), no version is added, and the same
+StoredRecord (same record_id, school_year, version, stored_at) is emitted again. So
+``hocba.records.stored`` is **at-least-once**: consumers are idempotent on
+(record_id, school_year, version). A re-delivery of stored content from upstream is
+answered the same way.
+
+Bad input never stops the partition: undecodable bytes, unknown schema fingerprints
+and records the database could not hold are counted (``hocba_messages_rejected_total``)
+and logged as one JSON error line each, and the batch goes on. A database outage is
+retried for ``db_retry_budget_s``; after that the handler raises, the service exits
+without committing offsets, and a restart resumes at the same batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
+
+from services.messaging.codec import AvroCodec, DecodeFailure, default_codec
+from services.messaging.pipeline import Incoming, Outgoing
+from services.messaging.schemas import default_registry
+from services.messaging.state import StateBatch
+from services.storage.errors import StorageDataError, StorageUnavailableError
+from services.storage.mapping import (
+    STORED_RECORD,
+    VALIDATED_RECORD,
+    YEAR_RECORD,
+    Refusal,
+    candidate_from_validated,
+    stored_record_datum,
+)
+from services.storage.metrics import StorageMetrics
+from services.storage.repository import RecordStore
+from services.storage.versions import Delivery, StoreResult
+
+__all__ = ["StoreValidatedRecords"]
+
+_log = logging.getLogger("hocba.storage")
+_MAX_BACKOFF_S: Final = 5.0
+
+
+class StoreValidatedRecords:
+    """The pipeline handler of the storage service (``async (batch, state) -> outputs``)."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        metrics: StorageMetrics,
+        *,
+        stored_topic: str,
+        retry_budget_s: float = 60.0,
+        codec: AvroCodec | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._stored_topic = stored_topic
+        self._retry_budget_s = retry_budget_s
+        self._codec = codec or default_codec()
+        self._year_record = default_registry().current(YEAR_RECORD)
+        self._sleep = sleep
+
+    async def __call__(
+        self, batch: Sequence[Incoming], state: StateBatch | None = None
+    ) -> list[Outgoing]:
+        deliveries = [d for d in (self._delivery(m) for m in batch) if d is not None]
+        results = await self._store_isolating(deliveries)
+        outputs: list[Outgoing] = []
+        for result in results:
+            self._metrics.versions.labels(self._metrics.service, result.outcome.value).inc()
+            stored = result.stored
+            outputs.append(
+                Outgoing(
+                    self._stored_topic,
+                    self._codec.encode(STORED_RECORD, stored_record_datum(stored)),
+                    key=stored.record_key.encode("utf-8"),
+                )
+            )
+        return outputs
+
+    def _delivery(self, message: Incoming) -> Delivery | None:
+        decoded = self._codec.decode(message.value or b"", expected=VALIDATED_RECORD)
+        if isinstance(decoded, DecodeFailure):
+            self._refuse(
+                message.topic,
+                message.partition,
+                message.offset,
+                decoded.code,
+                decoded.message_en,
+                None,
+            )
+            return None
+        candidate = candidate_from_validated(decoded.value, year_record_schema=self._year_record)
+        if isinstance(candidate, Refusal):
+            self._refuse(
+                message.topic,
+                message.partition,
+                message.offset,
+                candidate.code,
+                candidate.message_en,
+                candidate.vendor_id,
+            )
+            return None
+        return Delivery(candidate, message.topic, message.partition, message.offset)
+
+    def _refuse(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        code: str,
+        reason: str,
+        vendor_id: str | None,
+    ) -> None:
+        self._metrics.shared.reject(code, vendor_id)
+        _log.error(
+            "refused a message on %s",
+            topic,
+            extra={
+                "code": code,
+                "reason": reason,
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "vendor_id": vendor_id,
+            },
+        )
+
+    async def _store_isolating(self, deliveries: Sequence[Delivery]) -> list[StoreResult]:
+        """Store the batch; if the database refuses a value, store one by one and refuse it."""
+        if not deliveries:
+            return []
+        try:
+            return await self._store_retrying(deliveries)
+        except StorageDataError:
+            self._metrics.isolated_batches.labels(self._metrics.service).inc()
+        results: list[StoreResult] = []
+        for delivery in deliveries:
+            try:
+                results += await self._store_retrying([delivery])
+            except StorageDataError as exc:
+                self._refuse(
+                    delivery.topic,
+                    delivery.partition,
+                    delivery.offset,
+                    "E_STORAGE_DB_REFUSED",
+                    f"SQLSTATE {exc.sqlstate}: {exc}",
+                    delivery.candidate.vendor_id,
+                )
+        return results
+
+    async def _store_retrying(self, deliveries: Sequence[Delivery]) -> list[StoreResult]:
+        deadline = time.monotonic() + self._retry_budget_s
+        backoff = 0.1
+        while True:
+            try:
+                return await self._store.store_batch(deliveries)
+            except StorageUnavailableError as exc:
+                self._metrics.db_retries.labels(self._metrics.service, exc.sqlstate or "none").inc()
+                if time.monotonic() + backoff > deadline:
+                    _log.error(
+                        "database unavailable for %.0f s; giving up the batch (not committed)",
+                        self._retry_budget_s,
+                        extra={"sqlstate": exc.sqlstate, "reason": str(exc)},
+                    )
+                    raise
+                _log.warning(
+                    "transient database failure; retrying the batch",
+                    extra={"sqlstate": exc.sqlstate, "reason": str(exc), "backoff_s": backoff},
+                )
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)

@@ -1,0 +1,113 @@
+"""Configuration of the storage service, read once from the environment.
+
+=============================  ==============================================  ====================
+variable                       meaning                                         default
+=============================  ==============================================  ====================
+``HOCBA_KAFKA_BOOTSTRAP``      Kafka bootstrap servers                         ``127.0.0.1:9092``
+``HOCBA_PG_DSN``               PostgreSQL DSN of the record store              ``postgresql://hocba:hocba@127.0.0.1:5432/hocba``
+``HOCBA_INSTANCE_ID``          this replica's number: transactional id suffix  ``0``
+``HOCBA_STORAGE_PORT``         HTTP port (lookup API, metrics, health)         ``8084``
+``HOCBA_HTTP_HOST``            HTTP bind address                               ``127.0.0.1``
+``HOCBA_LOG_LEVEL``            level of the JSON logs on stderr                ``WARNING``
+``HOCBA_STORAGE_MAX_BATCH``    messages per Kafka batch (= one DB transaction)  ``500``
+``HOCBA_STORAGE_POOL_SIZE``    most PostgreSQL connections of the pool         ``8``
+``HOCBA_STORAGE_DB_RETRY_S``   how long a database outage is retried before    ``60``
+                               the service exits (to be restarted); the
+                               partition is never skipped
+=============================  ==============================================  ====================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from services.messaging.kafka import KafkaSettings
+from services.messaging.topics import RECORDS_STORED, RECORDS_VALIDATED
+
+__all__ = ["DEFAULT_PG_DSN", "SettingsError", "StorageSettings"]
+
+DEFAULT_PG_DSN = "postgresql://hocba:hocba@127.0.0.1:5432/hocba"
+_BOOTSTRAP = "127.0.0.1:9092"
+_Number = TypeVar("_Number", int, float)
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the service cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """Everything the storage service is configured with (see the module docstring)."""
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    pg_dsn: str = DEFAULT_PG_DSN
+    instance_id: str = "0"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8084
+    log_level: str = "WARNING"
+    max_batch: int = 500
+    pool_size: int = 8
+    db_retry_budget_s: float = 60.0
+    #: Not from the environment: tests point these at their own topics, group and schema.
+    validated_topic: str = RECORDS_VALIDATED.name
+    stored_topic: str = RECORDS_STORED.name
+    group_id: str = "hocba-storage"
+    pg_schema: str | None = None
+
+    @property
+    def transactional_id(self) -> str:
+        """One per replica: a restarted replica fences its own zombie, never another's."""
+        return f"{self.group_id}-{self.instance_id}"
+
+    @property
+    def actor(self) -> str:
+        """How this service signs the audit rows it writes."""
+        return f"hocba-storage/{self.instance_id}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StorageSettings:
+        """Read and check the variables; raise :class:`SettingsError` on an unusable one."""
+        env = os.environ if environ is None else environ
+        port = _number(env, "HOCBA_STORAGE_PORT", 8084, int)
+        if not 0 < port < 65536:
+            raise SettingsError(f"HOCBA_STORAGE_PORT={port} is not a TCP port (1-65535)")
+        max_batch = _number(env, "HOCBA_STORAGE_MAX_BATCH", 500, int)
+        pool_size = _number(env, "HOCBA_STORAGE_POOL_SIZE", 8, int)
+        if max_batch < 1 or pool_size < 2:
+            raise SettingsError(
+                "HOCBA_STORAGE_MAX_BATCH must be ≥ 1 and HOCBA_STORAGE_POOL_SIZE ≥ 2 "
+                "(the pipeline and the HTTP API each need a connection)"
+            )
+        instance_id = env.get("HOCBA_INSTANCE_ID", "0").strip() or "0"
+        if not instance_id.replace("-", "").replace("_", "").isalnum():
+            raise SettingsError(f"HOCBA_INSTANCE_ID={instance_id!r} must be letters/digits")
+        return cls(
+            kafka=KafkaSettings(
+                bootstrap_servers=env.get("HOCBA_KAFKA_BOOTSTRAP", "").strip() or _BOOTSTRAP,
+                client_id=env.get("HOCBA_KAFKA_CLIENT_ID", "").strip() or "hocba",
+            ),
+            pg_dsn=env.get("HOCBA_PG_DSN", DEFAULT_PG_DSN).strip() or DEFAULT_PG_DSN,
+            instance_id=instance_id,
+            http_host=env.get("HOCBA_HTTP_HOST", "127.0.0.1").strip() or "127.0.0.1",
+            http_port=port,
+            log_level=env.get("HOCBA_LOG_LEVEL", "WARNING").strip() or "WARNING",
+            max_batch=max_batch,
+            pool_size=pool_size,
+            db_retry_budget_s=_number(env, "HOCBA_STORAGE_DB_RETRY_S", 60.0, float),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} must be a {kind.__name__}") from exc
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value
