@@ -54,8 +54,13 @@ def bootstrap(settings: ValidationSettings) -> ValidationService:
     return ValidationService(settings, metrics, pipeline, shell)
 
 
+async def _serve(settings: ValidationSettings) -> None:
+    # aiokafka clients must be built inside the running event loop.
+    await bootstrap(settings).run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     settings = ValidationSettings.from_env()
     configure_logging(settings.log_level)
-    asyncio.run(bootstrap(settings).run())
+    asyncio.run(_serve(settings))
     return 0

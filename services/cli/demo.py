@@ -1,0 +1,381 @@
+"""``hocba demo``: a synthetic school year through the running platform, end to end.
+
+1. checks the local stack; registers a demo vendor, a token and its schools;
+2. starts ingestion, validation and storage (unless they already answer);
+3. generates a school year (``services.core.synthetic``), publishes its vendor events
+   — most over Kafka, a share over ``POST /v1/events`` —;
+4. follows ``hocba.records.stored``, ``hocba.records.invalid`` and
+   ``hocba.events.rejected`` until every generated record is accounted for: each valid
+   record stored, each planted error refused with its code;
+5. prints a summary and stops the services it started.
+
+The pieces (:func:`school_year`, :func:`prepare_vendor`, :func:`publish_kafka`,
+:func:`publish_http`, :class:`OutcomeWatch`) are reused by the end-to-end tests and
+the pipeline benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from services.cli.supervisor import ServiceNotReadyError, ServiceProcesses
+from services.core.avro_types import VendorEvent
+from services.core.events import vendor_events
+from services.core.synthetic import GeneratedRecord, GeneratorSettings, generate_school_year
+from services.ingestion.store import VendorExistsError
+from services.ingestion.vendors import PostgresVendorStore
+from services.messaging.codec import Decoded, default_codec
+from services.messaging.jsonform import to_json
+from services.messaging.kafka import KafkaSettings, make_producer, record_key
+from services.messaging.schemas import default_registry
+from services.messaging.topics import (
+    EVENTS_REJECTED,
+    RECORDS_INVALID,
+    RECORDS_STORED,
+    VENDOR_EVENTS,
+)
+from services.stack import StackSettings, status
+from services.stack.kafka_topics import topic_partitions
+
+__all__ = [
+    "DemoYear",
+    "OutcomeWatch",
+    "prepare_vendor",
+    "publish_http",
+    "publish_kafka",
+    "register",
+    "school_year",
+]
+
+_PIPELINE = ("ingestion", "validation", "storage")
+_HTTP_BATCH = 500
+# Codes a year-end submission cannot express (it always carries a completion).
+_NOT_EXPRESSIBLE_AS_EVENTS = frozenset({"E_COMPLETION_MISSING"})
+
+
+@dataclass(frozen=True)
+class DemoYear:
+    """A generated school year and the vendor events that carry it."""
+
+    records: list[GeneratedRecord]
+    events: list[VendorEvent]
+
+    @property
+    def school_codes(self) -> set[str]:
+        return {event["school_code"] for event in self.events}
+
+    def key_of(self, generated: GeneratedRecord) -> str:
+        record = generated.record
+        return (
+            f"{record['school']['school_code']}|{record['student']['student_id']}|"
+            f"{record['school_year']}"
+        )
+
+
+def school_year(settings: GeneratorSettings, seed: int, vendor_id: str) -> DemoYear:
+    """Generate records and their events (planted errors included), reproducibly."""
+    settings = GeneratorSettings(
+        school_year=settings.school_year,
+        schools=settings.schools,
+        classes_per_grade=settings.classes_per_grade,
+        students_per_class=settings.students_per_class,
+        grades=settings.grades,
+        invalid_share=settings.invalid_share,
+        exclude_codes=settings.exclude_codes | _NOT_EXPRESSIBLE_AS_EVENTS,
+    )
+    records = list(generate_school_year(settings, seed=seed))
+    rng = random.Random(seed)
+    events = [e for r in records for e in vendor_events(r.record, vendor_id, rng)]
+    return DemoYear(records, events)
+
+
+async def prepare_vendor(
+    dsn: str, vendor_id: str, school_codes: Iterable[str], valid_from: dt.date
+) -> str:
+    """Register the vendor (idempotent), assign its schools, and return a new API token."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    try:
+        store = PostgresVendorStore(pool)
+        with contextlib.suppress(VendorExistsError):  # registered by an earlier run
+            await store.add_vendor(vendor_id, f"Demo vendor {vendor_id}")
+        for school_code in sorted(set(school_codes)):
+            await store.assign(vendor_id, school_code, valid_from, None)
+        return (await store.issue_token(vendor_id)).token
+    finally:
+        await pool.close()
+
+
+async def publish_kafka(kafka: KafkaSettings, events: Sequence[VendorEvent]) -> None:
+    """Publish events to ``hocba.vendor.events`` as a vendor with Kafka would."""
+    codec = default_codec()
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for event in events:
+            key = record_key(event["school_code"], event["student_id"], event["school_year"])
+            await producer.send(
+                VENDOR_EVENTS.name, codec.encode(VENDOR_EVENTS.value_schema, dict(event)), key=key
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def publish_http(url: str, token: str, events: Sequence[VendorEvent]) -> Counter[str]:
+    """POST events in batches to ``/v1/events``; return the count of each answer status."""
+    schema = default_registry().current(VENDOR_EVENTS.value_schema)
+    answers: Counter[str] = Counter()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        for start in range(0, len(events), _HTTP_BATCH):
+            body = {
+                "events": [to_json(schema, dict(e)) for e in events[start : start + _HTTP_BATCH]]
+            }
+            async with session.post(url, json=body) as response:
+                response.raise_for_status()
+                answer = await response.json()
+            answers.update(result["status"] for result in answer["results"])
+    return answers
+
+
+@dataclass
+class OutcomeWatch:
+    """Follows the outcome topics from their current end, for a set of record keys."""
+
+    kafka: KafkaSettings
+    keys: set[str]
+    stored: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, set[str]] = field(default_factory=dict)
+    rejected: dict[str, set[str]] = field(default_factory=dict)
+    first_stored_at: dict[str, float] = field(default_factory=dict)
+    _consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        """Remember where the outcome topics end now: only later messages count."""
+        topics = [RECORDS_STORED.name, RECORDS_INVALID.name, EVENTS_REJECTED.name]
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
+        await admin.start()
+        try:
+            counts = await topic_partitions(admin)
+        finally:
+            await admin.close()
+        partitions = [TopicPartition(t, p) for t in topics for p in range(counts.get(t, 0))]
+        await consumer.start()
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:  # resolve the end offsets now, before anything is published
+            await consumer.position(tp)
+        self._consumer = consumer
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def settled(self, year: DemoYear) -> bool:
+        """Every valid record stored, every invalid one answered with a refusal."""
+        for generated in year.records:
+            key = year.key_of(generated)
+            if generated.expected_codes:
+                if key not in self.invalid and key not in self.rejected:
+                    return False
+            elif key not in self.stored:
+                return False
+        return True
+
+    async def poll(self, timeout_ms: int = 500) -> int:
+        assert self._consumer is not None, "start() first"
+        codec = default_codec()
+        seen = 0
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
+        for tp, messages in batches.items():
+            for message in messages:
+                decoded = codec.decode(message.value or b"")
+                if not isinstance(decoded, Decoded):
+                    continue
+                value = decoded.value
+                if tp.topic == RECORDS_STORED.name and value["record_key"] in self.keys:
+                    self.stored[value["record_key"]] = value["version"]
+                    self.first_stored_at.setdefault(value["record_key"], time.monotonic())
+                    seen += 1
+                elif tp.topic == RECORDS_INVALID.name and value["record_key"] in self.keys:
+                    codes = {f["code"] for f in value["findings"] if f["severity"] == "ERROR"}
+                    self.invalid[value["record_key"]] = codes
+                    seen += 1
+                elif tp.topic == EVENTS_REJECTED.name:
+                    key = f"{value['school_code']}|{value['student_id']}|{value['school_year']}"
+                    if key in self.keys:
+                        codes = {f["code"] for f in value["findings"]}
+                        self.rejected.setdefault(key, set()).update(codes)
+                        seen += 1
+        return seen
+
+
+def _summary(year: DemoYear, watch: OutcomeWatch, elapsed: float, http: Counter[str]) -> Table:
+    valid = [r for r in year.records if not r.expected_codes]
+    planted = [r for r in year.records if r.expected_codes]
+    caught = sum(
+        1
+        for r in planted
+        if set(r.expected_codes)
+        <= (watch.invalid.get(year.key_of(r), set()) | watch.rejected.get(year.key_of(r), set()))
+    )
+    refusals: Counter[str] = Counter()
+    for codes in (*watch.invalid.values(), *watch.rejected.values()):
+        refusals.update(codes)
+    table = Table(title=f"Demo school year {year.records[0].record['school_year']}")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("schools", str(len(year.school_codes)))
+    table.add_row("students (year records)", str(len(year.records)))
+    table.add_row("vendor events published", str(len(year.events)))
+    table.add_row(
+        "  of which over HTTP (accepted/duplicate/rejected)",
+        f"{sum(http.values())} ({http['accepted']}/{http['duplicate']}/{http['rejected']})",
+    )
+    table.add_row("valid records stored in PostgreSQL", f"{len(watch.stored)} / {len(valid)}")
+    table.add_row(
+        "records with planted errors refused with their codes", f"{caught} / {len(planted)}"
+    )
+    for code, count in sorted(refusals.items()):
+        table.add_row(f"  refusals with {code}", str(count))
+    table.add_row(
+        "elapsed", f"{elapsed:.1f} s ({len(year.events) / max(elapsed, 1e-9):,.0f} events/s)"
+    )
+    return table
+
+
+async def _demo(args: argparse.Namespace, console: Console) -> int:
+    stack = StackSettings.from_env()
+    unhealthy = [c.name for c in await status(stack) if not c.healthy]
+    if unhealthy:
+        console.print(
+            f"[red]the local stack is not healthy ({', '.join(unhealthy)}): "
+            "run `hocba stack up` first[/red]"
+        )
+        return 1
+    seed = args.seed if args.seed is not None else int(time.time())
+    settings = GeneratorSettings(
+        school_year=args.school_year,
+        schools=args.schools,
+        students_per_class=args.students,
+        invalid_share=args.invalid_share,
+    )
+    year = school_year(settings, seed, args.vendor)
+    console.print(
+        f"generated {len(year.records)} year records, {len(year.events)} vendor events "
+        f"(seed {seed}; reproduce with --seed {seed})"
+    )
+    start_year = int(args.school_year[:4])
+    token = await prepare_vendor(
+        stack.pg_dsn, args.vendor, year.school_codes, dt.date(start_year, 8, 1)
+    )
+    kafka = KafkaSettings.from_env()
+    processes = ServiceProcesses(stack.state_dir / "logs" / "demo")
+    try:
+        for name in _PIPELINE:
+            if processes.already_running(name):
+                console.print(f"{name}: already running, using it")
+            else:
+                processes.start(name)
+                console.print(f"{name}: started (log {processes.log_dir / (name + '.log')})")
+        watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
+        await watch.start()
+        try:
+            by_student: dict[str, list[VendorEvent]] = {}
+            for event in year.events:
+                by_student.setdefault(event["student_id"], []).append(event)
+            students = sorted(by_student)
+            over_http = set(students[: int(len(students) * args.http_share)])
+            started = time.monotonic()
+            http = await publish_http(
+                processes.url("ingestion", "/v1/events"),
+                token,
+                [e for s in students if s in over_http for e in by_student[s]],
+            )
+            await publish_kafka(
+                kafka, [e for s in students if s not in over_http for e in by_student[s]]
+            )
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(
+                    "waiting for every record's outcome", total=len(year.records)
+                )
+                deadline = time.monotonic() + args.timeout
+                while not watch.settled(year) and time.monotonic() < deadline:
+                    await watch.poll()
+                    progress.update(
+                        task,
+                        completed=len(watch.stored)
+                        + len(watch.invalid.keys() | watch.rejected.keys()),
+                    )
+            elapsed = time.monotonic() - started
+        finally:
+            await watch.stop()
+    except ServiceNotReadyError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    finally:
+        if not args.keep_running:
+            processes.stop_all()
+    console.print(_summary(year, watch, elapsed, http))
+    if not watch.settled(year):
+        console.print(f"[red]not every record had an outcome after {args.timeout:.0f} s[/red]")
+        return 1
+    return 0
+
+
+def _handle(args: argparse.Namespace) -> int:
+    return asyncio.run(_demo(args, Console(stderr=False)))
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a synthetic school year through the platform, end to end",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("--seed", type=int, default=None, help="generator seed (default: the time)")
+    parser.add_argument("--school-year", default="2024-2025")
+    parser.add_argument("--schools", type=int, default=2)
+    parser.add_argument("--students", type=int, default=10, help="students per class")
+    parser.add_argument(
+        "--invalid-share",
+        type=float,
+        default=0.1,
+        help="share of records with planted errors (default 0.1)",
+    )
+    parser.add_argument(
+        "--http-share",
+        type=float,
+        default=0.2,
+        help="share of students whose events go over HTTP (default 0.2)",
+    )
+    parser.add_argument("--vendor", default=os.environ.get("HOCBA_DEMO_VENDOR", "demo-vendor"))
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for outcomes")
+    parser.add_argument(
+        "--keep-running", action="store_true", help="leave the services it started running"
+    )
+    parser.set_defaults(handler=_handle)
