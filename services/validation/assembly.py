@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from services.core.findings import Finding, finding
+
 __all__ = [
     "PROFILE",
     "QUALITY_COMPETENCY",
@@ -20,6 +22,7 @@ __all__ = [
     "YEAR_END",
     "apply_event",
     "assemble_year_record",
+    "event_duplicates",
     "new_state",
 ]
 
@@ -76,6 +79,47 @@ def _merge_items(
                 updated["has_test"] = item["has_test"]
         merged[item[key]] = updated
     return list(merged.values())
+
+
+_ITEM_KEYS = (("subjects", "subject"), ("qualities", "quality"), ("competencies", "competency"))
+
+
+def event_duplicates(event: Mapping[str, Any]) -> list[Finding]:
+    """Items or periods an evaluation event names twice.
+
+    The state merges by (item, period), so a duplicate inside one event would be
+    silently collapsed; it is refused instead, with the paths of the repeats.
+    """
+    _, payload = event["payload"]
+    found: list[Finding] = []
+    for plural, key in _ITEM_KEYS:
+        seen: set[str] = set()
+        for i, item in enumerate(payload.get(plural) or ()):
+            path = f"payload.{plural}[{i}]"
+            if item[key] in seen:
+                found.append(
+                    finding(
+                        "E_DUPLICATE_ENTRY",
+                        f"{path}.{key}",
+                        f"{item[key]} xuất hiện hai lần trong cùng một sự kiện.",
+                        f"{item[key]} appears twice in one event.",
+                    )
+                )
+            seen.add(item[key])
+            periods: set[str] = set()
+            for j, period in enumerate(item["periods"]):
+                if period["period"] in periods:
+                    found.append(
+                        finding(
+                            "E_DUPLICATE_PERIOD",
+                            f"{path}.periods[{j}].period",
+                            f"{item[key]}: có hai lần đánh giá {period['period']} trong "
+                            "cùng một sự kiện.",
+                            f"{item[key]} is evaluated twice at {period['period']} in one event.",
+                        )
+                    )
+                periods.add(period["period"])
+    return found
 
 
 def apply_event(state: Datum, event: Mapping[str, Any], now: dt.datetime) -> bool:

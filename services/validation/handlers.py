@@ -18,7 +18,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from services.core.findings import finding
+from services.core.findings import Finding, finding
 from services.core.outcome import outcome_message
 from services.core.record import year_record_from_avro
 from services.core.validation import validate_year_record
@@ -26,7 +26,13 @@ from services.messaging.codec import AvroCodec, Decoded, DecodeFailure
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
-from services.validation.assembly import YEAR_END, apply_event, assemble_year_record, new_state
+from services.validation.assembly import (
+    YEAR_END,
+    apply_event,
+    assemble_year_record,
+    event_duplicates,
+    new_state,
+)
 from services.validation.settings import ValidationSettings
 
 __all__ = ["StateCorruptedError", "ValidationHandler"]
@@ -82,6 +88,9 @@ class ValidationHandler:
             f"{event['school_code']}|{event['student_id']}|{event['school_year']}".encode()
         )
         now = self.clock()
+        duplicates = event_duplicates(event)
+        if duplicates:
+            return [self._event_rejected(event, duplicates)]
         current = self._load(state, message.partition, key) or new_state(event, now)
         if not apply_event(current, event, now):
             self.duplicates.labels(self.metrics.service).inc()
@@ -92,7 +101,17 @@ class ValidationHandler:
         record = assemble_year_record(current)
         if record is None:
             kind, _ = event["payload"]
-            return [self._profile_missing(event)] if kind == YEAR_END else []
+            if kind != YEAR_END:
+                return []
+            missing = finding(
+                "E_PROFILE_MISSING",
+                "payload",
+                "Chưa có hồ sơ học sinh (StudentProfile) cho năm học này: gửi hồ sơ "
+                "trước, sau đó gửi lại sự kiện cuối năm với mã sự kiện mới.",
+                "No StudentProfile for this school year yet: send the profile, then "
+                "the year-end submission again with a new event id.",
+            )
+            return [self._event_rejected(event, [missing])]
         return [self._validated(record, current, key, now)]
 
     def _load(self, state: StateBatch, partition: int, key: bytes) -> dict[str, Any] | None:
@@ -133,8 +152,10 @@ class ValidationHandler:
     def _rejection(self, datum: dict[str, Any], key: bytes | None) -> Outgoing:
         return Outgoing(self.settings.rejected_topic, self.codec.encode(REJECTED, datum), key=key)
 
-    def _profile_missing(self, event: dict[str, Any]) -> Outgoing:
-        self.metrics.reject("E_PROFILE_MISSING", event["vendor_id"])
+    def _event_rejected(self, event: dict[str, Any], findings: Sequence[Finding]) -> Outgoing:
+        """An event refused at this stage: back to the vendor on hocba.events.rejected."""
+        for item in findings:
+            self.metrics.reject(item.code, event["vendor_id"])
         datum = {
             "event_id": event["event_id"],
             "vendor_id": event["vendor_id"],
@@ -143,16 +164,7 @@ class ValidationHandler:
             "school_year": event["school_year"],
             "stage": "VALIDATION",
             "channel": None,
-            "findings": [
-                finding(
-                    "E_PROFILE_MISSING",
-                    "payload",
-                    "Chưa có hồ sơ học sinh (StudentProfile) cho năm học này: gửi hồ sơ "
-                    "trước, sau đó gửi lại sự kiện cuối năm với mã sự kiện mới.",
-                    "No StudentProfile for this school year yet: send the profile, then "
-                    "the year-end submission again with a new event id.",
-                ).to_avro()
-            ],
+            "findings": [item.to_avro() for item in findings],
             "raw_sha256": None,
             "raw_size_bytes": None,
             "rejected_at": self.clock(),
