@@ -50,6 +50,7 @@ from services.messaging.topics import (
     EVENTS_REJECTED,
     RECORDS_INVALID,
     RECORDS_STORED,
+    RECORDS_VALIDATED,
     VENDOR_EVENTS,
 )
 from services.stack import StackSettings, status
@@ -166,11 +167,18 @@ class OutcomeWatch:
     invalid: dict[str, set[str]] = field(default_factory=dict)
     rejected: dict[str, set[str]] = field(default_factory=dict)
     first_stored_at: dict[str, float] = field(default_factory=dict)
+    #: When each record left validation (validated or invalid), for stage timings.
+    judged_at: dict[str, float] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
         """Remember where the outcome topics end now: only later messages count."""
-        topics = [RECORDS_STORED.name, RECORDS_INVALID.name, EVENTS_REJECTED.name]
+        topics = [
+            RECORDS_STORED.name,
+            RECORDS_VALIDATED.name,
+            RECORDS_INVALID.name,
+            EVENTS_REJECTED.name,
+        ]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.bootstrap_servers,
             group_id=None,
@@ -221,9 +229,12 @@ class OutcomeWatch:
                     self.stored[value["record_key"]] = value["version"]
                     self.first_stored_at.setdefault(value["record_key"], time.monotonic())
                     seen += 1
+                elif tp.topic == RECORDS_VALIDATED.name and value["record_key"] in self.keys:
+                    self.judged_at.setdefault(value["record_key"], time.monotonic())
                 elif tp.topic == RECORDS_INVALID.name and value["record_key"] in self.keys:
                     codes = {f["code"] for f in value["findings"] if f["severity"] == "ERROR"}
                     self.invalid[value["record_key"]] = codes
+                    self.judged_at.setdefault(value["record_key"], time.monotonic())
                     seen += 1
                 elif tp.topic == EVENTS_REJECTED.name:
                     key = f"{value['school_code']}|{value['student_id']}|{value['school_year']}"

@@ -97,6 +97,7 @@ class TransactionalPipeline:
         state: ChangelogState | None = None,
         max_batch: int = 500,
         poll_timeout_ms: int = 200,
+        linger_ms: int = 50,
         max_message_bytes: int = 4 * 1024 * 1024,
         on_committed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -111,6 +112,7 @@ class TransactionalPipeline:
         self.state = state
         self.max_batch = max_batch
         self.poll_timeout_ms = poll_timeout_ms
+        self.linger_ms = linger_ms
         self.ready = False
         # Held while a batch is processed and while a rebalance reconciles state;
         # ``generation`` tells a batch fetched before a rebalance from one after it.
@@ -158,9 +160,7 @@ class TransactionalPipeline:
         backoff = 0.1
         while not stop.is_set():
             generation = self.generation
-            fetched = await self._consumer.getmany(
-                timeout_ms=self.poll_timeout_ms, max_records=self.max_batch
-            )
+            fetched = await self._fetch_batch()
             if not fetched:
                 await self._record_lag()
                 continue
@@ -188,6 +188,29 @@ class TransactionalPipeline:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             await self._record_lag()
+
+    async def _fetch_batch(self) -> _Fetched:
+        """Up to ``max_batch`` records, waiting at most ``linger_ms`` for more after the first.
+
+        A transaction costs several broker round trips whatever its size: under load,
+        lingering a little for fuller batches raises throughput many times over.
+        """
+        fetched: _Fetched = await self._consumer.getmany(
+            timeout_ms=self.poll_timeout_ms, max_records=self.max_batch
+        )
+        count = sum(len(records) for records in fetched.values())
+        deadline = time.monotonic() + self.linger_ms / 1000
+        while fetched and count < self.max_batch:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                break
+            more = await self._consumer.getmany(
+                timeout_ms=remaining_ms, max_records=self.max_batch - count
+            )
+            for tp, records in more.items():
+                fetched.setdefault(tp, []).extend(records)
+                count += len(records)
+        return fetched
 
     def _rewind(self, fetched: _Fetched) -> None:
         """Fetch these records again (a rebalance or an aborted transaction got between)."""
