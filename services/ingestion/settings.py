@@ -27,24 +27,18 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from services.core.config import RuleConfig
 from services.messaging.kafka import KafkaSettings
+from services.messaging.settings import DEFAULT_PG_DSN, SettingsError, env_number
 from services.messaging.topics import EVENTS_ACCEPTED, EVENTS_REJECTED, VENDOR_EVENTS
 
 __all__ = ["DEFAULT_PG_DSN", "EnvelopeRules", "IngestionSettings", "SettingsError"]
 
-DEFAULT_PG_DSN = "postgresql://hocba:hocba@127.0.0.1:5432/hocba"
 # The same defaults as validation's rules (services.core.config), so an identifier
 # ingestion lets through is not refused later for its format.
 _DEFAULT_SCHOOL_CODE_PATTERN = RuleConfig().school_code_pattern
 _DEFAULT_STUDENT_ID_PATTERN = RuleConfig().student_id_pattern
-_Number = TypeVar("_Number", int, float)
-
-
-class SettingsError(ValueError):
-    """An environment variable has a value the service cannot use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +91,9 @@ class IngestionSettings:
             student_id_pattern=_pattern(
                 env, "HOCBA_STUDENT_ID_PATTERN", _DEFAULT_STUDENT_ID_PATTERN
             ),
-            identifier_max_length=_number(env, "HOCBA_IDENTIFIER_MAX_LENGTH", 32, int),
+            identifier_max_length=env_number(env, "HOCBA_IDENTIFIER_MAX_LENGTH", 32, int),
             max_future_skew=dt.timedelta(
-                seconds=_number(env, "HOCBA_MAX_FUTURE_SKEW_SECONDS", 300.0, float)
+                seconds=env_number(env, "HOCBA_MAX_FUTURE_SKEW_SECONDS", 300.0, float)
             ),
         )
         return cls(
@@ -107,11 +101,11 @@ class IngestionSettings:
             pg_dsn=env.get("HOCBA_PG_DSN", DEFAULT_PG_DSN),
             instance_id=env.get("HOCBA_INSTANCE_ID", "0") or "0",
             http_host=env.get("HOCBA_HTTP_HOST", "127.0.0.1"),
-            http_port=_number(env, "HOCBA_INGESTION_PORT", 8081, int),
+            http_port=env_number(env, "HOCBA_INGESTION_PORT", 8081, int),
             log_level=env.get("HOCBA_LOG_LEVEL", "WARNING"),
             rules=rules,
-            vendor_cache_ttl_s=_number(env, "HOCBA_VENDOR_CACHE_TTL_SECONDS", 30.0, float),
-            max_batch=_number(env, "HOCBA_INGESTION_MAX_BATCH", 500, int),
+            vendor_cache_ttl_s=env_number(env, "HOCBA_VENDOR_CACHE_TTL_SECONDS", 30.0, float),
+            max_batch=env_number(env, "HOCBA_INGESTION_MAX_BATCH", 500, int),
         )
 
 
@@ -121,16 +115,3 @@ def _pattern(env: Mapping[str, str], name: str, default: str) -> re.Pattern[str]
         return re.compile(raw)
     except re.error as exc:
         raise SettingsError(f"{name}={raw!r} is not a regular expression: {exc}") from exc
-
-
-def _number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} must be a {kind.__name__}") from exc
-    if value < 0:
-        raise SettingsError(f"{name}={raw!r} must not be negative")
-    return value

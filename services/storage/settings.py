@@ -22,20 +22,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from services.messaging.kafka import KafkaSettings
+from services.messaging.settings import DEFAULT_PG_DSN, SettingsError, env_number
 from services.messaging.topics import RECORDS_STORED, RECORDS_VALIDATED
 
 __all__ = ["DEFAULT_PG_DSN", "SettingsError", "StorageSettings"]
 
-DEFAULT_PG_DSN = "postgresql://hocba:hocba@127.0.0.1:5432/hocba"
 _BOOTSTRAP = "127.0.0.1:9092"
-_Number = TypeVar("_Number", int, float)
-
-
-class SettingsError(ValueError):
-    """An environment variable has a value the service cannot use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +65,11 @@ class StorageSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StorageSettings:
         """Read and check the variables; raise :class:`SettingsError` on an unusable one."""
         env = os.environ if environ is None else environ
-        port = _number(env, "HOCBA_STORAGE_PORT", 8084, int)
+        port = env_number(env, "HOCBA_STORAGE_PORT", 8084, int)
         if not 0 < port < 65536:
             raise SettingsError(f"HOCBA_STORAGE_PORT={port} is not a TCP port (1-65535)")
-        max_batch = _number(env, "HOCBA_STORAGE_MAX_BATCH", 500, int)
-        pool_size = _number(env, "HOCBA_STORAGE_POOL_SIZE", 8, int)
+        max_batch = env_number(env, "HOCBA_STORAGE_MAX_BATCH", 500, int)
+        pool_size = env_number(env, "HOCBA_STORAGE_POOL_SIZE", 8, int)
         if max_batch < 1 or pool_size < 2:
             raise SettingsError(
                 "HOCBA_STORAGE_MAX_BATCH must be ≥ 1 and HOCBA_STORAGE_POOL_SIZE ≥ 2 "
@@ -96,18 +90,5 @@ class StorageSettings:
             log_level=env.get("HOCBA_LOG_LEVEL", "WARNING").strip() or "WARNING",
             max_batch=max_batch,
             pool_size=pool_size,
-            db_retry_budget_s=_number(env, "HOCBA_STORAGE_DB_RETRY_S", 60.0, float),
+            db_retry_budget_s=env_number(env, "HOCBA_STORAGE_DB_RETRY_S", 60.0, float),
         )
-
-
-def _number(env: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} must be a {kind.__name__}") from exc
-    if value < 0:
-        raise SettingsError(f"{name}={raw!r} must not be negative")
-    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,11 +11,14 @@ from services.messaging.codec import default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import TransactionalPipeline
 from services.messaging.service import ServiceShell, configure_logging
+from services.messaging.settings import SettingsError
 from services.messaging.state import ChangelogState
 from services.validation.handlers import ValidationHandler
 from services.validation.settings import ValidationSettings
 
 __all__ = ["ValidationService", "bootstrap", "main"]
+
+_log = logging.getLogger("hocba.validation")
 
 
 @dataclass
@@ -60,7 +64,13 @@ async def _serve(settings: ValidationSettings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings = ValidationSettings.from_env()
+    """Run the validation service; 0 after a clean stop, 2 on bad configuration."""
+    try:
+        settings = ValidationSettings.from_env()
+    except SettingsError as exc:
+        configure_logging()
+        _log.error("bad configuration: %s", exc)
+        return 2
     configure_logging(settings.log_level)
     asyncio.run(_serve(settings))
     return 0

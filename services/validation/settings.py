@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.messaging.kafka import KafkaSettings
+from services.messaging.settings import env_number
 from services.messaging.topics import (
     EVENTS_ACCEPTED,
     EVENTS_REJECTED,
@@ -52,9 +53,9 @@ class ValidationSettings:
             kafka=KafkaSettings.from_env(),
             instance_id=env.get("HOCBA_INSTANCE_ID", "0"),
             http_host=env.get("HOCBA_HTTP_HOST", "127.0.0.1"),
-            http_port=int(env.get("HOCBA_VALIDATION_PORT", "8082")),
+            http_port=env_number(env, "HOCBA_VALIDATION_PORT", 8082, int),
             log_level=env.get("HOCBA_LOG_LEVEL", "WARNING"),
-            max_batch=int(env.get("HOCBA_VALIDATION_MAX_BATCH", "500")),
+            max_batch=max(1, env_number(env, "HOCBA_VALIDATION_MAX_BATCH", 500, int)),
         )
 
     @property
