@@ -71,33 +71,37 @@ def classify_year_result(
     worst_rating = 0
     lowest_score = 10
     grade = record["grade"]
+    skip_optional = not rules.optional_subjects_count
+    subject_rank = _SUBJECT_RANK
     for subject in record["subjects"]:
-        if (
-            not rules.optional_subjects_count
-            and subject["optional"]
-            and grade in _OPTIONAL_GRADES[subject["subject"]]
-        ):
+        if skip_optional and subject["optional"] and grade in _OPTIONAL_GRADES[subject["subject"]]:
             continue
-        cn_subject = _cn_of(subject["periods"])
+        periods = subject["periods"]
+        # _cn_of inlined for the usual case (CN last): this runs for every subject of every record.
+        cn_subject = periods[-1] if periods and periods[-1]["period"] == "CN" else _cn_of(periods)
         if cn_subject is None:
             continue
         level = cn_subject["level"]
         if level is not None:
-            rank = _SUBJECT_RANK[level]
+            rank = subject_rank[level]
             if rank > worst_subject:
                 worst_subject = rank
         for component in cn_subject["components"]:
-            rank = _SUBJECT_RANK[component["level"]]
+            rank = subject_rank[component["level"]]
             if rank > worst_subject:
                 worst_subject = rank
         score = cn_subject["test_score"]
         if score is not None and score < lowest_score:
             lowest_score = score
+    rating_rank = _RATING_RANK
     for items in (record["qualities"], record["competencies"]):
         for item in items:
-            cn_rating = _cn_of(item["periods"])
+            ratings = item["periods"]
+            cn_rating = (
+                ratings[-1] if ratings and ratings[-1]["period"] == "CN" else _cn_of(ratings)
+            )
             if cn_rating is not None and cn_rating["level"] is not None:
-                rank = _RATING_RANK[cn_rating["level"]]
+                rank = rating_rank[cn_rating["level"]]
                 if rank > worst_rating:
                     worst_rating = rank
     if worst_subject == 0 and worst_rating == 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from services.core.avro_types import (
     CompetencyCode,
@@ -39,6 +39,8 @@ from services.core.rules_subjects import (
 )
 
 __all__ = ["check_competencies", "check_qualities", "unratable_competencies"]
+
+_ALL_COMPETENCIES: Final = (*GENERAL_COMPETENCIES, *SPECIFIC_COMPETENCIES)
 
 
 @lru_cache(maxsize=8)
@@ -76,17 +78,23 @@ def _check_items(
             )
         seen_items.add(code)
         periods = item["periods"]
-        # Fast path: four distinct periods, each rated, no long comment. Anything else is
-        # looked at again in detail.
+        # Fast path: four distinct periods, each rated (or allowed to stay unrated), no long
+        # comment: nothing to report. Anything else is looked at again in detail.
+        unrated_ok = code in may_skip
         mask = 0
         clean = len(periods) == 4
         for rating in periods:
             mask |= PERIOD_BITS[rating["period"]]
             comment = rating["comment"]
-            if rating["level"] is None or (comment is not None and len(comment) > max_comment):
+            if (rating["level"] is None and not unrated_ok) or (
+                comment is not None and len(comment) > max_comment
+            ):
                 clean = False
         if not clean or mask != ALL_PERIOD_BITS:
-            _report_item(periods, i, plural, code, names_vi[code], code in may_skip, rules, found)
+            _report_item(periods, i, plural, code, names_vi[code], unrated_ok, rules, found)
+    # Usually every item is there: one C-level superset test instead of a loop of lookups.
+    if seen_items.issuperset(required):
+        return
     for code in required:
         if code not in seen_items and code not in may_skip:
             found.append(
@@ -142,7 +150,7 @@ def check_competencies(
         competencies,
         "competency",
         COMPETENCY_NAMES_VI,
-        (*GENERAL_COMPETENCIES, *SPECIFIC_COMPETENCIES),
+        _ALL_COMPETENCIES,
         may_skip,
         rules,
         found,

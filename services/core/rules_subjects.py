@@ -7,6 +7,8 @@ the end-of-year score of every tested subject.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
@@ -16,6 +18,7 @@ from services.core.avro_types import (
     Period,
     RatingPeriodResult,
     SubjectCode,
+    SubjectComponent,
     SubjectPeriodResult,
     SubjectResult,
 )
@@ -135,66 +138,114 @@ def _check_score(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _GradeSubject:
+    """What one subject is in one grade: computed once per grade, not once per record."""
+
+    rule: SubjectRule
+    taught: bool
+    compulsory: bool
+    #: Optionality is a fact of the grade; the record's declaration is only checked against it.
+    optional: bool
+    #: Periods with a periodic test when the record leaves ``has_test`` unset (the usual case).
+    tested: frozenset[Period]
+
+
+@lru_cache(maxsize=64)
+def _grade_subjects(
+    grade: int, mode: DisabilityMode, optional_subjects_tested: bool
+) -> Mapping[SubjectCode, _GradeSubject]:
+    # Every record of a grade asks the same questions of the curriculum (taught? optional?
+    # which tests?); answering them once per (grade, mode, switch) takes them out of the
+    # per-record loop. Keyed on the one RuleConfig switch that matters, as _score_periods is.
+    table: dict[SubjectCode, _GradeSubject] = {}
+    for code, rule in SUBJECTS.items():
+        taught = rule.taught_in(grade)
+        optional = grade in rule.optional_grades
+        tested = (
+            _score_periods(code, grade, optional, None, mode, optional_subjects_tested)
+            if taught
+            else _NO_TESTS
+        )
+        table[code] = _GradeSubject(rule, taught, grade in rule.compulsory_grades, optional, tested)
+    return table
+
+
+_NO_PLANS: Final[Mapping[SubjectCode, _GradeSubject]] = {}
+
+
 def _check_subject(
     subject: SubjectResult,
-    base: str,
+    i: int,
     grade: int | None,
+    plans: Mapping[SubjectCode, _GradeSubject],
     mode: DisabilityMode,
     rules: RuleConfig,
     found: list[Finding],
 ) -> None:
     code = subject["subject"]
-    rule = SUBJECTS[code]
-    name_vi = rule.name_vi
     optional = subject["optional"]
-    if grade is not None:
-        if not rule.taught_in(grade):
+    has_test = subject["has_test"]
+    # Paths and messages are only built when a finding is emitted: most subjects have none.
+    if grade is None:
+        rule = SUBJECTS[code]
+        is_optional = optional
+        # Unknown grade: E_GRADE_OUT_OF_RANGE says it all; scores are neither required nor
+        # checked against a grade's tests.
+        allowed, required = _ALL_PERIODS, _NO_TESTS
+    else:
+        plan = plans[code]
+        rule = plan.rule
+        is_optional = plan.optional
+        if not plan.taught:
             found.append(
                 finding(
                     "E_SUBJECT_NOT_IN_GRADE",
-                    f"{base}.subject",
-                    f"Môn {name_vi} không có trong chương trình lớp {grade}.",
+                    f"subjects[{i}].subject",
+                    f"Môn {rule.name_vi} không có trong chương trình lớp {grade}.",
                     f"{code} is not taught in grade {grade}.",
                 )
             )
-        elif grade in rule.optional_grades and not optional:
-            found.append(
-                finding(
-                    "E_OPTIONAL_NOT_DECLARED",
-                    f"{base}.optional",
-                    f"Môn {name_vi} ở lớp {grade} là môn tự chọn: cần khai báo optional = true.",
-                    f"{code} is optional in grade {grade}: declare optional = true.",
+            # A subject the grade lacks: that error says it all.
+            allowed, required = _ALL_PERIODS, _NO_TESTS
+        else:
+            if is_optional and not optional:
+                found.append(
+                    finding(
+                        "E_OPTIONAL_NOT_DECLARED",
+                        f"subjects[{i}].optional",
+                        f"Môn {rule.name_vi} ở lớp {grade} là môn tự chọn: cần khai báo "
+                        "optional = true.",
+                        f"{code} is optional in grade {grade}: declare optional = true.",
+                    )
                 )
-            )
-        elif optional and grade in rule.compulsory_grades:
-            found.append(
-                finding(
-                    "E_SUBJECT_NOT_OPTIONAL",
-                    f"{base}.optional",
-                    f"Môn {name_vi} là môn bắt buộc ở lớp {grade}, không phải môn tự chọn.",
-                    f"{code} is compulsory in grade {grade}, not optional.",
+            elif optional and plan.compulsory:
+                found.append(
+                    finding(
+                        "E_SUBJECT_NOT_OPTIONAL",
+                        f"subjects[{i}].optional",
+                        f"Môn {rule.name_vi} là môn bắt buộc ở lớp {grade}, không phải môn tự "
+                        "chọn.",
+                        f"{code} is compulsory in grade {grade}, not optional.",
+                    )
                 )
-            )
-    # Optionality is a fact of the grade; the declaration is only checked against it.
-    is_optional = grade in rule.optional_grades if grade is not None else optional
-    has_test = subject["has_test"]
+            if has_test is None:
+                allowed = plan.tested
+            else:
+                allowed = _score_periods(
+                    code, grade, is_optional, has_test, mode, rules.optional_subjects_tested
+                )
+            required = allowed
+    name_vi = rule.name_vi
     if has_test is not None and not is_optional:
         found.append(
             finding(
                 "W_HAS_TEST_IGNORED",
-                f"{base}.has_test",
+                f"subjects[{i}].has_test",
                 f"Môn {name_vi} không phải môn tự chọn: has_test bị bỏ qua.",
                 f"{code} is not an optional subject: has_test is ignored.",
             )
         )
-    if grade is not None and rule.taught_in(grade):
-        allowed = _score_periods(
-            code, grade, is_optional, has_test, mode, rules.optional_subjects_tested
-        )
-        required = allowed
-    else:
-        # Unknown grade, or a subject the grade lacks: that error says it all.
-        allowed, required = _ALL_PERIODS, _NO_TESTS
     periods = subject["periods"]
     max_comment = rules.max_comment_length
     components = rule.components
@@ -205,30 +256,42 @@ def _check_subject(
         rows = period_result["components"]
         if rows:
             # Fast path: exactly the subject's components, in order, with short comments.
-            if len(rows) != len(components) or any(
-                row["component"] != expected
-                or (row["comment"] is not None and len(row["comment"]) > max_comment)
-                for row, expected in zip(rows, components, strict=False)
-            ):
-                _check_components(rows, f"{base}.periods[{j}]", code, rule, rules, found)
+            if len(rows) != len(components) or not _rows_as_expected(rows, components, max_comment):
+                path = f"subjects[{i}].periods[{j}]"
+                _check_components(rows, path, code, rule, rules, found)
         elif period_result["level"] is None:
-            level_missing(f"{base}.periods[{j}].level", period, code, name_vi, found)
+            level_missing(f"subjects[{i}].periods[{j}].level", period, code, name_vi, found)
         score = period_result["test_score"]
         if score is not None:
             if period not in allowed or not 0 <= score <= 10:
-                path = f"{base}.periods[{j}].test_score"
+                path = f"subjects[{i}].periods[{j}].test_score"
                 _check_score(score, path, period, allowed, name_vi, rules, found)
         elif period in required:
-            _score_missing(f"{base}.periods[{j}].test_score", period, code, name_vi, found)
+            path = f"subjects[{i}].periods[{j}].test_score"
+            _score_missing(path, period, code, name_vi, found)
         if period_result["earlier_test_scores"]:
             for k, earlier in enumerate(period_result["earlier_test_scores"]):
-                path = f"{base}.periods[{j}].earlier_test_scores[{k}]"
+                path = f"subjects[{i}].periods[{j}].earlier_test_scores[{k}]"
                 _check_score(earlier, path, period, allowed, name_vi, rules, found)
         comment = period_result["comment"]
         if comment is not None and len(comment) > max_comment:
-            check_comment(comment, f"{base}.periods[{j}].comment", rules, found)
+            check_comment(comment, f"subjects[{i}].periods[{j}].comment", rules, found)
     if mask != ALL_PERIOD_BITS or len(periods) != 4:
-        check_period_set(periods, f"{base}.periods", code, name_vi, found)
+        check_period_set(periods, f"subjects[{i}].periods", code, name_vi, found)
+
+
+def _rows_as_expected(
+    rows: list[ComponentResult], components: tuple[SubjectComponent, ...], max_comment: int
+) -> bool:
+    """The rows are exactly ``components``, in order, with short comments (same lengths)."""
+    # A plain loop: cheaper than any() over a generator for the two rows a subject has.
+    for row, expected in zip(rows, components, strict=True):
+        if row["component"] != expected:
+            return False
+        comment = row["comment"]
+        if comment is not None and len(comment) > max_comment:
+            return False
+    return True
 
 
 @lru_cache(maxsize=1024)
@@ -397,6 +460,11 @@ def check_subjects(
 ) -> None:
     """Append every subject finding of one year record to ``found``."""
     known_grade = grade if grade in ALL_GRADES else None
+    plans = (
+        _grade_subjects(known_grade, mode, rules.optional_subjects_tested)
+        if known_grade is not None
+        else _NO_PLANS
+    )
     seen: set[SubjectCode] = set()
     for i, subject in enumerate(subjects):
         code = subject["subject"]
@@ -410,7 +478,7 @@ def check_subjects(
                 )
             )
         seen.add(code)
-        _check_subject(subject, f"subjects[{i}]", known_grade, mode, rules, found)
+        _check_subject(subject, i, known_grade, plans, mode, rules, found)
     if known_grade is None:
         return
     missing = _COMPULSORY[known_grade] - seen
