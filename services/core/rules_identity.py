@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from operator import itemgetter
 from typing import Final
 
 from services.core.avro_types import YearRecord
@@ -20,22 +21,34 @@ __all__ = ["check_frame", "school_year_start"]
 
 _SCHOOL_YEAR: Final = re.compile(r"(\d{4})-(\d{4})")
 
-# Identity fields of học bạ page 3 that must be filled, with their Vietnamese labels.
+# Identity fields of học bạ page 3 that must be filled, with their Vietnamese labels, in
+# the order their findings are reported.
 _REQUIRED_IDENTITY: Final = (
+    ("full_name", "Họ và tên"),
     ("ethnicity", "Dân tộc"),
     ("nationality", "Quốc tịch"),
     ("place_of_birth", "Nơi sinh"),
     ("native_place", "Quê quán"),
     ("current_address", "Nơi ở hiện nay"),
 )
+# Reads all of them in one C-level call: they are checked for every record.
+_identity_values: Final = itemgetter(*(name for name, _ in _REQUIRED_IDENTITY))
 # Children start grade 1 in the calendar year they turn 6; a wider gap is unusual.
 _ENTRY_AGE: Final = 6
 _AGE_TOLERANCE_YEARS: Final = 2
 
 
-@lru_cache(maxsize=8)
+# Compiled patterns of the configured identifier formats, by pattern text. A plain dict
+# rather than lru_cache: this is looked up twice per record and the configured patterns
+# are few, so the call overhead of the cache wrapper is what would show.
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
 def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(text)
+    pattern = _PATTERNS.get(text)
+    if pattern is None:
+        pattern = _PATTERNS[text] = re.compile(text)
+    return pattern
 
 
 def _blank(value: str | None) -> bool:
@@ -51,6 +64,9 @@ def _missing(path: str, label_vi: str) -> Finding:
     )
 
 
+# Cached: a batch of records nearly always shares its school year, and the regex match
+# plus integer parsing would otherwise run for each record.
+@lru_cache(maxsize=64)
 def school_year_start(school_year: str) -> int | None:
     """The first calendar year of a well-formed 'YYYY-YYYY' school year (năm học), else None."""
     match = _SCHOOL_YEAR.fullmatch(school_year)
@@ -73,11 +89,13 @@ def check_frame(record: YearRecord, rules: RuleConfig) -> list[Finding]:
                 f"{rules.student_id_pattern}.",
             )
         )
-    if _blank(student["full_name"]):
-        found.append(_missing("student.full_name", "Họ và tên"))
-    for name, label_vi in _REQUIRED_IDENTITY:
-        if _blank(student[name]):  # type: ignore[literal-required]
-            found.append(_missing(f"student.{name}", label_vi))
+    identity: tuple[str | None, ...] = _identity_values(student)
+    # Usually every field is filled: one pass over them (C-level, no per-field call) before
+    # looking at each field in order for its finding. None is tested first: strip needs a str.
+    if None in identity or not all(map(str.strip, identity)):  # type: ignore[arg-type]
+        for (name, label_vi), value in zip(_REQUIRED_IDENTITY, identity, strict=True):
+            if _blank(value):
+                found.append(_missing(f"student.{name}", label_vi))
     if (
         _blank(student["father_name"])
         and _blank(student["mother_name"])
@@ -152,6 +170,10 @@ def check_frame(record: YearRecord, rules: RuleConfig) -> list[Finding]:
                     f"(usually born in {expected_birth_year}); check the date of birth.",
                 )
             )
+    homeroom_teacher, principal = record["homeroom_teacher"], record["principal"]
+    # Usually both signers are named: skip the loop (and its per-field call) then.
+    if homeroom_teacher and principal and homeroom_teacher.strip() and principal.strip():
+        return found
     for field, label_vi in (
         ("homeroom_teacher", "giáo viên chủ nhiệm"),
         ("principal", "hiệu trưởng"),
