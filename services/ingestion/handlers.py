@@ -244,7 +244,7 @@ def outgoing(
         key = record_key(
             str(event["school_code"]), str(event["student_id"]), str(event["school_year"])
         )
-        value = accepted_message(codec, event, channel, now)
+        value = accepted_message(codec, event, channel, now, candidate.avro_body)
         return Outgoing(settings.accepted_topic, value, key=key)
     if judgement.outcome != "rejected":
         return None
