@@ -28,6 +28,7 @@ __all__ = [
     "VendorNotFoundError",
     "VendorStore",
     "VendorSummary",
+    "check_assignment",
     "check_vendor_id",
 ]
 
@@ -53,6 +54,14 @@ class VendorExistsError(StoreError):
 
 class InvalidRequestError(StoreError):
     """The arguments are malformed (a vendor id outside its pattern, dates out of order)."""
+
+
+def check_assignment(school_code: str, valid_from: dt.date, valid_to: dt.date | None) -> None:
+    """Refuse an assignment without a school or that ends before it starts."""
+    if not school_code:
+        raise InvalidRequestError("a school code is needed")
+    if valid_to is not None and valid_to < valid_from:
+        raise InvalidRequestError(f"--to {valid_to} is before --from {valid_from}")
 
 
 def check_vendor_id(vendor_id: str) -> str:

@@ -29,6 +29,7 @@ from services.ingestion.store import (
     VendorExistsError,
     VendorNotFoundError,
     VendorSummary,
+    check_assignment,
     check_vendor_id,
 )
 from services.ingestion.tokens import new_token, token_sha256
@@ -210,10 +211,7 @@ class PostgresVendorStore:
     async def assign(
         self, vendor_id: str, school_code: str, valid_from: dt.date, valid_to: dt.date | None
     ) -> None:
-        if not school_code:
-            raise InvalidRequestError("a school code is needed")
-        if valid_to is not None and valid_to < valid_from:
-            raise InvalidRequestError(f"--to {valid_to} is before --from {valid_from}")
+        check_assignment(school_code, valid_from, valid_to)
         await self._execute("assign", _ASSIGN, vendor_id, school_code, valid_from, valid_to)
 
     async def unassign(self, vendor_id: str, school_code: str, effective: dt.date) -> int:
