@@ -260,7 +260,8 @@ def _summary(year: DemoYear, watch: OutcomeWatch, elapsed: float, http: Counter[
     table = Table(title=f"Demo school year {year.records[0].record['school_year']}")
     table.add_column("what")
     table.add_column("count", justify="right")
-    table.add_row("schools", str(len(year.school_codes)))
+    schools = {r.record["school"]["school_code"] for r in valid}  # not the planted bad codes
+    table.add_row("schools", str(len(schools)))
     table.add_row("students (year records)", str(len(year.records)))
     table.add_row("vendor events published", str(len(year.events)))
     table.add_row(
