@@ -470,6 +470,13 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "re-sends are idempotent.",
         "ingestion (HTTP entry)",
     ),
+    "E_TEXT_NUL_CHARACTER": _e(
+        "Ký tự NUL trong văn bản",
+        "NUL character in a text",
+        "A text of the event contains U+0000, which the record store and the PDF cannot "
+        "hold; remove it and send the event again with a new event id.",
+        "ingestion (envelope and text checks)",
+    ),
     # ---- END ingestion codes ----
     # Validation stage: events that cannot be assembled into a year record.
     "E_PROFILE_MISSING": _e(

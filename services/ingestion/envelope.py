@@ -180,6 +180,34 @@ def _check_profile(event: Mapping[str, Any]) -> list[Finding]:
     return findings
 
 
+def _nul_paths(value: Any, path: str) -> list[str]:
+    """Paths of the texts that contain U+0000 (the union of a payload reads as a tuple)."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _nul_paths(item, f"{path}.{key}")]
+    if isinstance(value, tuple):
+        name, inner = value
+        return _nul_paths(inner, f"{path}.{str(name).rpartition('.')[2]}")
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}[{i}]")]
+    return []
+
+
+def _check_text(event: Mapping[str, Any]) -> list[Finding]:
+    # PostgreSQL text cannot hold U+0000 and a PDF would not show it: refused at the door,
+    # where the vendor hears of it, rather than by storage at the end of the pipeline.
+    return [
+        finding(
+            "E_TEXT_NUL_CHARACTER",
+            path.lstrip("."),
+            "văn bản chứa ký tự NUL (U+0000), không lưu được",
+            "the text contains a NUL character (U+0000), which cannot be stored",
+        )
+        for path in _nul_paths(dict(event), "")
+    ]
+
+
 def check_envelope(
     event: Mapping[str, Any], rules: EnvelopeRules, now: dt.datetime
 ) -> list[Finding]:
@@ -217,4 +245,5 @@ def check_envelope(
     )
     findings += _check_school_year(event.get("school_year"))
     findings += _check_profile(event)
+    findings += _check_text(event)
     return findings

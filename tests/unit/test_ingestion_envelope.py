@@ -139,3 +139,52 @@ def test_assignment_dates_are_vietnam_dates() -> None:
     late_evening_utc = dt.datetime(2024, 8, 31, 17, 30, tzinfo=dt.UTC)
     assert local_date(late_evening_utc) == dt.date(2024, 9, 1)
     assert local_date(dt.datetime(2024, 8, 31, 16, 59, tzinfo=dt.UTC)) == dt.date(2024, 8, 31)
+
+
+def test_a_nul_character_anywhere_in_the_event_is_refused_with_its_path() -> None:
+    from services.ingestion.envelope import check_envelope
+    from services.ingestion.settings import EnvelopeRules
+
+    event = _nul_event()
+    findings = check_envelope(event, EnvelopeRules(), NOW_FOR_NUL)
+    assert [(f.code, f.path) for f in findings] == [
+        ("E_TEXT_NUL_CHARACTER", "payload.SubjectEvaluation.subjects[0].periods[0].comment")
+    ]
+
+
+NOW_FOR_NUL = __import__("datetime").datetime(2025, 5, 20, tzinfo=__import__("datetime").UTC)
+
+
+def _nul_event() -> dict[str, object]:
+    return {
+        "event_id": "0b9c2f7e-5d1a-4c3e-9f6a-2b8d7e1c4a55",
+        "vendor_id": "vnedu",
+        "occurred_at": NOW_FOR_NUL,
+        "school_code": "79000701",
+        "student_id": "HS0001",
+        "school_year": "2024-2025",
+        "payload": (
+            "vn.edu.hocba.SubjectEvaluation",
+            {
+                "subjects": [
+                    {
+                        "subject": "TOAN",
+                        "optional": False,
+                        "has_test": None,
+                        "periods": [
+                            {
+                                "period": "CN",
+                                "level": "HOAN_THANH",
+                                "test_score": 7,
+                                "earlier_test_scores": [],
+                                "comment": "Tiến bộ\x00 tốt",
+                                "components": [],
+                            }
+                        ],
+                    }
+                ],
+                "evaluated_by": None,
+            },
+        ),
+        "correlation_id": None,
+    }
