@@ -23,23 +23,6 @@ _TIMESTAMPS = st.datetimes(
 ).map(lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000, fold=0))
 
 
-def named_types(node: Any, into: dict[str, Any] | None = None) -> dict[str, Any]:
-    into = {} if into is None else into
-    if isinstance(node, list):
-        for item in node:
-            named_types(item, into)
-    elif isinstance(node, dict):
-        if node.get("type") in ("record", "enum", "fixed"):
-            into[node["name"]] = node
-            for fld in node.get("fields", []):
-                named_types(fld["type"], into)
-        elif node.get("type") == "array":
-            named_types(node["items"], into)
-        elif node.get("type") == "map":
-            named_types(node["values"], into)
-    return into
-
-
 def _strategy(node: Any, named: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     if isinstance(node, str) and node in named:
         node = named[node]
@@ -89,8 +72,7 @@ def _strategy(node: Any, named: Mapping[str, Any]) -> st.SearchStrategy[Any]:
 
 def datums(schema: MessageSchema) -> st.SearchStrategy[dict[str, Any]]:
     """Valid datums of ``schema``."""
-    expanded = dict(schema.expanded)
-    return _strategy(expanded, named_types(expanded))
+    return _strategy(dict(schema.expanded), schema.named)
 
 
 def without_record_names(value: Any) -> Any:

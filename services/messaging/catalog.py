@@ -31,24 +31,6 @@ def _type_label(node: Any) -> str:
     return _type_label(kind)
 
 
-def _named(node: Any, into: dict[str, Any]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _named(item, into)
-    elif isinstance(node, dict):
-        kind = node.get("type")
-        if kind in ("record", "enum", "fixed"):
-            into.setdefault(str(node["name"]), node)
-            for fld in node.get("fields", []):
-                _named(fld["type"], into)
-        elif kind == "array":
-            _named(node["items"], into)
-        elif kind == "map":
-            _named(node["values"], into)
-        elif isinstance(kind, dict | list):
-            _named(kind, into)
-
-
 def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -80,7 +62,8 @@ def render_message_catalog(registry: SchemaRegistry) -> str:
         )
     named: dict[str, Any] = {}
     for name in registry.names():
-        _named(dict(registry.current(name).expanded), named)
+        for full_name, node in registry.current(name).named.items():
+            named.setdefault(full_name, node)
     lines += ["", "## Types", ""]
     for full_name in sorted(named, key=lambda n: n.rpartition(".")[2]):
         node = named[full_name]

@@ -49,33 +49,6 @@ class JsonFormError(ValueError):
         self.problems = problems
 
 
-def _named_types(node: Any, into: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(node, list):
-        for item in node:
-            _named_types(item, into)
-    elif isinstance(node, dict):
-        if node.get("type") in ("record", "enum", "fixed"):
-            into[node["name"]] = node
-            for fld in node.get("fields", []):
-                _named_types(fld["type"], into)
-        elif node.get("type") == "array":
-            _named_types(node["items"], into)
-        elif node.get("type") == "map":
-            _named_types(node["values"], into)
-    return into
-
-
-_NAMED_BY_FINGERPRINT: dict[bytes, dict[str, Any]] = {}
-
-
-def _named_of(schema: MessageSchema) -> dict[str, Any]:
-    """Named types of a schema, walked once per schema version (every call used to)."""
-    named = _NAMED_BY_FINGERPRINT.get(schema.fingerprint)
-    if named is None:
-        named = _NAMED_BY_FINGERPRINT[schema.fingerprint] = _named_types(dict(schema.expanded), {})
-    return named
-
-
 def _join(path: str, part: str) -> str:
     if part.startswith("["):
         return f"{path}{part}"
@@ -88,7 +61,7 @@ def _short(name: str) -> str:
 
 class _Reader:
     def __init__(self, schema: MessageSchema) -> None:
-        self.named = _named_of(schema)
+        self.named = schema.named
         self.problems: list[JsonProblem] = []
 
     def fail(self, path: str, message: str) -> None:
@@ -274,7 +247,7 @@ def _to_json(node: Any, value: Any, named: Mapping[str, Any]) -> Any:
 
 def to_json(schema: MessageSchema, datum: Mapping[str, Any]) -> dict[str, Any]:
     """Convert a datum of ``schema`` into its JSON form (dates and times as ISO text)."""
-    named = _named_of(schema)
+    named = schema.named
     return dict(_to_json(dict(schema.expanded), datum, named))
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "SchemaRegistry",
     "default_registry",
     "default_schema_dir",
+    "named_types",
 ]
 
 _FINGERPRINT_ALGORITHM = "CRC-64-AVRO"
@@ -55,6 +56,8 @@ class MessageSchema:
     #: 8 bytes, little-endian CRC-64-AVRO, exactly as written after the single-object marker.
     fingerprint: bytes
     source: Path
+    #: Every named type of the expanded schema by full name (each is written out once).
+    named: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def fingerprint_hex(self) -> str:
@@ -177,6 +180,27 @@ def _standalone(raw: Any, named: Mapping[str, Any], path: Path) -> tuple[Any, di
     return parsed, expanded
 
 
+def named_types(node: Any, into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every named type (record, enum, fixed) defined in an expanded schema, by full name."""
+    into = {} if into is None else into
+    if isinstance(node, list):
+        for item in node:
+            named_types(item, into)
+    elif isinstance(node, dict):
+        kind = node.get("type")
+        if kind in _NAMED_KINDS:
+            into.setdefault(str(node["name"]), node)
+            for fld in node.get("fields", []):
+                named_types(fld["type"], into)
+        elif kind == "array":
+            named_types(node["items"], into)
+        elif kind == "map":
+            named_types(node["values"], into)
+        elif isinstance(kind, dict | list):
+            named_types(kind, into)
+    return into
+
+
 def _message_schema(parsed: Any, expanded: dict[str, Any], source: Path) -> MessageSchema:
     canonical = to_parsing_canonical_form(expanded)
     return MessageSchema(
@@ -186,6 +210,7 @@ def _message_schema(parsed: Any, expanded: dict[str, Any], source: Path) -> Mess
         canonical_form=canonical,
         fingerprint=bytes.fromhex(fingerprint(canonical, _FINGERPRINT_ALGORITHM)),
         source=source,
+        named=named_types(expanded),
     )
 
 
