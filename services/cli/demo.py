@@ -39,6 +39,8 @@ from rich.table import Table
 from services.cli.supervisor import ServiceNotReadyError, ServiceProcesses
 from services.core.avro_types import VendorEvent
 from services.core.events import vendor_events
+from services.core.record import key_of
+from services.core.record import record_key as core_record_key
 from services.core.synthetic import GeneratedRecord, GeneratorSettings, generate_school_year
 from services.ingestion.store import VendorExistsError
 from services.ingestion.vendors import PostgresVendorStore
@@ -84,11 +86,7 @@ class DemoYear:
         return {event["school_code"] for event in self.events}
 
     def key_of(self, generated: GeneratedRecord) -> str:
-        record = generated.record
-        return (
-            f"{record['school']['school_code']}|{record['student']['student_id']}|"
-            f"{record['school_year']}"
-        )
+        return core_record_key(generated.record)
 
 
 def school_year(settings: GeneratorSettings, seed: int, vendor_id: str) -> DemoYear:
@@ -237,7 +235,7 @@ class OutcomeWatch:
                     self.judged_at.setdefault(value["record_key"], time.monotonic())
                     seen += 1
                 elif tp.topic == EVENTS_REJECTED.name:
-                    key = f"{value['school_code']}|{value['student_id']}|{value['school_year']}"
+                    key = key_of(value["school_code"], value["student_id"], value["school_year"])
                     if key in self.keys:
                         codes = {f["code"] for f in value["findings"]}
                         self.rejected.setdefault(key, set()).update(codes)

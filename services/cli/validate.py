@@ -29,7 +29,7 @@ from typing import Any
 import fastavro
 
 from services.core.findings import Finding, finding
-from services.core.record import record_key, year_record_from_avro
+from services.core.record import key_of, record_key, year_record_from_avro
 from services.core.validation import RULE_SET_VERSION, validate_year_record
 from services.messaging.codec import AvroCodec, DecodeFailure, default_codec
 from services.messaging.jsonform import JsonFormError, from_json
@@ -146,8 +146,11 @@ def _read(data: bytes, schema: MessageSchema, codec: AvroCodec) -> tuple[str, li
 
 def _guess_key(document: Any, index: int) -> str:
     try:
-        school_code = document["school"]["school_code"]
-        return f"{school_code}|{document['student']['student_id']}|{document['school_year']}"
+        return key_of(
+            document["school"]["school_code"],
+            document["student"]["student_id"],
+            document["school_year"],
+        )
     except (KeyError, TypeError):
         return f"#{index}"
 

@@ -24,6 +24,7 @@ from services.core.curriculum import QUALITY_LETTERS, SUBJECT_LETTERS
 __all__ = [
     "YearRecord",
     "at_period",
+    "key_of",
     "quality_letter",
     "record_key",
     "subject_letter",
@@ -42,10 +43,19 @@ def year_record_to_avro(record: YearRecord) -> dict[str, Any]:
     return cast(dict[str, Any], record)
 
 
+def key_of(school_code: str, student_id: str, school_year: str) -> str:
+    """The stable key of a student's school year: ``school_code|student_id|school_year``.
+
+    The Kafka key of every message about it, and the record key of the messages.
+    """
+    return f"{school_code}|{student_id}|{school_year}"
+
+
 def record_key(record: YearRecord) -> str:
-    """The record's stable key: ``school_code|student_id|school_year``."""
-    school_code = record["school"]["school_code"]
-    return f"{school_code}|{record['student']['student_id']}|{record['school_year']}"
+    """The record's stable key (:func:`key_of` of its school, student and year)."""
+    return key_of(
+        record["school"]["school_code"], record["student"]["student_id"], record["school_year"]
+    )
 
 
 def at_period(

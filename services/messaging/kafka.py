@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from services.core.record import key_of
+
 __all__ = ["KafkaSettings", "make_consumer", "make_producer", "record_key"]
 
 _DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -36,7 +38,7 @@ class KafkaSettings:
 
 def record_key(school_code: str, student_id: str, school_year: str) -> bytes:
     """The partitioning key: one student's year stays in order on one partition."""
-    return f"{school_code}|{student_id}|{school_year}".encode()
+    return key_of(school_code, student_id, school_year).encode()
 
 
 def make_producer(settings: KafkaSettings, **overrides: object) -> AIOKafkaProducer:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from services.core.record import key_of
 from services.messaging.jsonform import canonical_json
 from services.messaging.schemas import MessageSchema, default_registry
 from services.storage.versions import StoredVersion, VersionCandidate
@@ -78,7 +79,7 @@ def candidate_from_validated(
 
 
 def _refusal(c: VersionCandidate) -> Refusal | None:
-    expected_key = f"{c.school_code}|{c.student_id}|{c.school_year}"
+    expected_key = key_of(c.school_code, c.student_id, c.school_year)
     if c.record_key != expected_key:
         return Refusal(
             "E_STORAGE_KEY_MISMATCH",

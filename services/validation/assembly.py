@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from services.core.findings import Finding, finding
+from services.core.record import key_of
 
 __all__ = [
     "PROFILE",
@@ -40,7 +41,7 @@ Datum = dict[str, Any]
 def new_state(event: Mapping[str, Any], now: dt.datetime) -> Datum:
     """An empty state for the student-year the event is about."""
     return {
-        "record_key": f"{event['school_code']}|{event['student_id']}|{event['school_year']}",
+        "record_key": key_of(event["school_code"], event["student_id"], event["school_year"]),
         "vendor_id": event["vendor_id"],
         "school_code": event["school_code"],
         "student_id": event["student_id"],

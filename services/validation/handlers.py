@@ -23,6 +23,7 @@ from services.core.outcome import outcome_message
 from services.core.record import year_record_from_avro
 from services.core.validation import validate_year_record
 from services.messaging.codec import AvroCodec, Decoded, DecodeFailure
+from services.messaging.kafka import record_key
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
@@ -94,8 +95,8 @@ class ValidationHandler:
         if isinstance(decoded, DecodeFailure):
             return [self._undecodable(message, decoded)]
         event: dict[str, Any] = decoded.value["event"]
-        key = message.key or (
-            f"{event['school_code']}|{event['student_id']}|{event['school_year']}".encode()
+        key = message.key or record_key(
+            event["school_code"], event["student_id"], event["school_year"]
         )
         now = self.clock()
         duplicates = event_duplicates(event)

@@ -118,13 +118,13 @@ async def latency(kafka: KafkaSettings, year: DemoYear, rate: float) -> list[flo
         started = time.monotonic()
         for i in range(0, len(year.events), per_tick):
             for event in year.events[i : i + per_tick]:
-                key = f"{event['school_code']}|{event['student_id']}|{event['school_year']}"
+                key = record_key(event["school_code"], event["student_id"], event["school_year"])
                 await producer.send(
                     VENDOR_EVENTS.name,
                     codec.encode(VENDOR_EVENTS.value_schema, dict(event)),
-                    key=key.encode(),
+                    key=key,
                 )
-                published_last[key] = time.monotonic()
+                published_last[key.decode()] = time.monotonic()
             await watch.poll(timeout_ms=0)
             wait = started + (i // per_tick + 1) * tick - time.monotonic()
             if wait > 0:
