@@ -8,7 +8,8 @@ record sits in the ``record`` field.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from services.core.avro_types import Finding as FindingDatum
 from services.core.avro_types import InvalidRecord, ValidatedRecord, YearRecord
@@ -16,7 +17,7 @@ from services.core.findings import Finding
 from services.core.record import record_key
 from services.core.validation import RULE_SET_VERSION, ValidationOutcome
 
-__all__ = ["outcome_message"]
+__all__ = ["outcome_message", "rejected_event"]
 
 
 def _in_message(finding: Finding) -> FindingDatum:
@@ -59,3 +60,38 @@ def outcome_message(
         "validated_at": validated_at,
     }
     return "vn.edu.hocba.InvalidRecord", invalid
+
+
+_ENVELOPE_TEXT = ("event_id", "vendor_id", "school_code", "student_id", "school_year")
+
+
+def rejected_event(
+    *,
+    stage: Literal["INGESTION", "VALIDATION"],
+    envelope: Mapping[str, Any],
+    findings: Iterable[Finding],
+    rejected_at: dt.datetime,
+    vendor_id: str | None,
+    channel: Literal["KAFKA", "HTTP"] | None = None,
+    raw_sha256: str | None = None,
+    raw_size_bytes: int | None = None,
+) -> dict[str, Any]:
+    """The RejectedEvent datum answering a refused event (schemas/RejectedEvent.avsc).
+
+    ``envelope``: what could be read of the event; fields that are not text are left
+    null. ``vendor_id``: the vendor to answer (the authenticated one when known).
+    """
+    datum: dict[str, Any] = {
+        name: value if isinstance(value := envelope.get(name), str) else None
+        for name in _ENVELOPE_TEXT
+    }
+    datum.update(
+        vendor_id=vendor_id,
+        stage=stage,
+        channel=channel,
+        findings=[f.to_avro() for f in findings],
+        raw_sha256=raw_sha256,
+        raw_size_bytes=raw_size_bytes,
+        rejected_at=rejected_at,
+    )
+    return datum

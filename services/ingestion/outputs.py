@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
 from services.core.findings import Finding
+from services.core.outcome import rejected_event
 from services.ingestion.envelope import VENDOR_EVENT
 from services.messaging.codec import MARKER, AvroCodec
 from services.messaging.schemas import SchemaRegistry
@@ -18,7 +19,6 @@ ACCEPTED_EVENT: Final = "vn.edu.hocba.AcceptedEvent"
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 REJECTED_EVENT: Final = "vn.edu.hocba.RejectedEvent"
 Channel = Literal["KAFKA", "HTTP"]
-_ENVELOPE_TEXT: Final = ("event_id", "vendor_id", "school_code", "student_id", "school_year")
 
 
 def _zigzag_varint(value: int) -> bytes:
@@ -94,17 +94,14 @@ def rejected_message(
     raw_size_bytes: int | None = None,
 ) -> bytes:
     """A RejectedEvent; envelope fields that are not readable text are left null."""
-    datum: dict[str, Any] = {
-        name: value if isinstance(value := envelope.get(name), str) else None
-        for name in _ENVELOPE_TEXT
-    }
-    datum.update(
-        vendor_id=vendor_id,
+    datum = rejected_event(
         stage="INGESTION",
+        envelope=envelope,
+        findings=findings,
+        rejected_at=now,
+        vendor_id=vendor_id,
         channel=channel,
-        findings=[f.to_avro() for f in findings],
         raw_sha256=raw_sha256,
         raw_size_bytes=raw_size_bytes,
-        rejected_at=now,
     )
     return codec.encode(REJECTED_EVENT, datum)

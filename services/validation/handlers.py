@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from services.core.findings import Finding, finding
-from services.core.outcome import outcome_message
+from services.core.outcome import outcome_message, rejected_event
 from services.core.record import year_record_from_avro
 from services.core.validation import validate_year_record
 from services.messaging.codec import AvroCodec, Decoded, DecodeFailure
@@ -168,19 +168,13 @@ class ValidationHandler:
         """An event refused at this stage: back to the vendor on hocba.events.rejected."""
         for item in findings:
             self.metrics.reject(item.code, event["vendor_id"])
-        datum = {
-            "event_id": event["event_id"],
-            "vendor_id": event["vendor_id"],
-            "school_code": event["school_code"],
-            "student_id": event["student_id"],
-            "school_year": event["school_year"],
-            "stage": "VALIDATION",
-            "channel": None,
-            "findings": [item.to_avro() for item in findings],
-            "raw_sha256": None,
-            "raw_size_bytes": None,
-            "rejected_at": self.clock(),
-        }
+        datum = rejected_event(
+            stage="VALIDATION",
+            envelope=event,
+            findings=findings,
+            rejected_at=self.clock(),
+            vendor_id=event["vendor_id"],
+        )
         return self._rejection(datum, event["vendor_id"].encode())
 
     def _undecodable(self, message: Incoming, failure: DecodeFailure) -> Outgoing:
@@ -190,19 +184,13 @@ class ValidationHandler:
             "undecodable accepted event",
             extra={"code": failure.code, "partition": message.partition, "offset": message.offset},
         )
-        datum = {
-            "event_id": None,
-            "vendor_id": None,
-            "school_code": None,
-            "student_id": None,
-            "school_year": None,
-            "stage": "VALIDATION",
-            "channel": None,
-            "findings": [
-                finding(failure.code, "", failure.message_vi, failure.message_en).to_avro()
-            ],
-            "raw_sha256": hashlib.sha256(raw).hexdigest(),
-            "raw_size_bytes": len(raw),
-            "rejected_at": self.clock(),
-        }
+        datum = rejected_event(
+            stage="VALIDATION",
+            envelope={},
+            findings=[finding(failure.code, "", failure.message_vi, failure.message_en)],
+            rejected_at=self.clock(),
+            vendor_id=None,
+            raw_sha256=hashlib.sha256(raw).hexdigest(),
+            raw_size_bytes=len(raw),
+        )
         return self._rejection(datum, None)
