@@ -138,7 +138,10 @@ class TransactionalPipeline:
             transactional_id=transactional_id,
             enable_idempotence=True,
             acks="all",
-            linger_ms=5,
+            # Within a transaction nothing needs to leave before the commit, which flushes
+            # every open batch at once: one produce request per partition leader per
+            # transaction instead of one every 5 ms (fewer syscalls and broker requests).
+            linger_ms=1000,
             max_request_size=max_message_bytes + 65_536,
         )
 

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.core.findings import CATALOGUE
 from services.ingestion.envelope import (
@@ -17,6 +19,7 @@ from services.ingestion.envelope import (
 )
 from services.ingestion.settings import EnvelopeRules
 from services.messaging.jsonform import from_json
+from tests.avro_data import datums
 from tests.unit.test_ingestion_data import OCCURRED, as_json, encode, vendor_event
 
 pytestmark = pytest.mark.unit
@@ -188,3 +191,46 @@ def _nul_event() -> dict[str, object]:
         ),
         "correlation_id": None,
     }
+
+
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _texts(item)]
+    if isinstance(value, tuple):  # a union branch: (record name, record)
+        return _texts(value[1])
+    if isinstance(value, list):
+        return [t for item in value for t in _texts(item)]
+    return []
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=datums(vendor_event_schema()), nul_at=st.integers(min_value=0))
+def test_a_nul_character_is_found_in_any_text_of_any_event(event: dict, nul_at: int) -> None:
+    # A quick walk decides first whether the path-building one runs: they must agree.
+    texts = [t for t in _texts(event) if t]
+    planted = _plant_nul(event, nul_at % len(texts)) if texts else event
+    expected = any("\x00" in t for t in _texts(planted))
+    found = "E_TEXT_NUL_CHARACTER" in codes(planted)
+    assert found == expected
+
+
+def _plant_nul(value: object, index: int) -> object:
+    """The same datum with U+0000 added to its ``index``-th non-empty text."""
+    seen = -1
+
+    def walk(node: object) -> object:
+        nonlocal seen
+        if isinstance(node, str) and node:
+            seen += 1
+            return node + "\x00" if seen == index else node
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, tuple):
+            return (node[0], walk(node[1]))
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(value)
