@@ -1,7 +1,9 @@
 """Envelope checks of a vendor event (kiểm tra phong bì sự kiện), as pure functions.
 
 The envelope is what every VendorEvent carries around its payload: event id, vendor,
-time, school, student and school year. Every problem is reported at once, each as a
+time, school, student and school year. Checked with it, because they need no state:
+the payload's identifiers agree with the envelope, no item or period is named twice
+in one event, no text holds U+0000. Every problem is reported at once, each as a
 coded :class:`~services.core.findings.Finding`, so a vendor fixes them in one go.
 """
 
@@ -229,10 +231,56 @@ def _check_text(event: Mapping[str, Any]) -> list[Finding]:
     ]
 
 
+_ITEM_KEYS = (("subjects", "subject"), ("qualities", "quality"), ("competencies", "competency"))
+
+
+def _check_duplicates(event: Mapping[str, Any]) -> list[Finding]:
+    """Items or periods an evaluation event names twice.
+
+    Validation merges a student's events by (item, period), so a duplicate inside one
+    event would be silently collapsed; it is refused here, with the paths of the repeats.
+    """
+    payload = event.get("payload")
+    if not isinstance(payload, tuple):
+        return []
+    name, body = payload
+    short = str(name).rpartition(".")[2]
+    found: list[Finding] = []
+    for plural, key in _ITEM_KEYS:
+        seen: set[str] = set()
+        for i, item in enumerate(body.get(plural) or ()):
+            path = f"payload.{short}.{plural}[{i}]"
+            if item[key] in seen:
+                found.append(
+                    finding(
+                        "E_DUPLICATE_ENTRY",
+                        f"{path}.{key}",
+                        f"{item[key]} xuất hiện hai lần trong cùng một sự kiện.",
+                        f"{item[key]} appears twice in one event.",
+                    )
+                )
+            seen.add(item[key])
+            periods: set[str] = set()
+            for j, period in enumerate(item["periods"]):
+                if period["period"] in periods:
+                    found.append(
+                        finding(
+                            "E_DUPLICATE_PERIOD",
+                            f"{path}.periods[{j}].period",
+                            f"{item[key]}: có hai lần đánh giá {period['period']} trong "
+                            "cùng một sự kiện.",
+                            f"{item[key]} is evaluated twice at {period['period']} in one event.",
+                        )
+                    )
+                periods.add(period["period"])
+    return found
+
+
 def check_envelope(
     event: Mapping[str, Any], rules: EnvelopeRules, now: dt.datetime
 ) -> list[Finding]:
-    """Every envelope problem of a decoded VendorEvent; empty when the envelope is sound.
+    """Every envelope (and stateless payload) problem of a decoded VendorEvent; empty
+    when the event is sound.
 
     ``now`` is an aware UTC instant. Authorization and de-duplication are checked
     elsewhere (they need the vendor directory).
@@ -266,5 +314,6 @@ def check_envelope(
     )
     findings += _check_school_year(event.get("school_year"))
     findings += _check_profile(event)
+    findings += _check_duplicates(event)
     findings += _check_text(event)
     return findings

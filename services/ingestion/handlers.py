@@ -51,6 +51,7 @@ from services.messaging.codec import AvroCodec, Decoded
 from services.messaging.kafka import record_key
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
+from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
 
 __all__ = [
     "Candidate",
@@ -245,7 +246,12 @@ def outgoing(
             str(event["school_code"]), str(event["student_id"]), str(event["school_year"])
         )
         value = accepted_message(codec, event, channel, now, candidate.avro_body)
-        return Outgoing(settings.accepted_topic, value, key=key)
+        payload_name, _ = event["payload"]
+        headers = (
+            (HEADER_EVENT_ID, str(event["event_id"]).encode()),
+            (HEADER_PAYLOAD, str(payload_name).encode()),
+        )
+        return Outgoing(settings.accepted_topic, value, key=key, headers=headers)
     if judgement.outcome != "rejected":
         return None
     named = candidate.envelope.get("vendor_id")

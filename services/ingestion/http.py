@@ -230,7 +230,11 @@ class HttpEntry:
         for j in judgements:
             out = outgoing(j, "HTTP", now, self.codec, self.settings, vendor_id=vendor)
             if out is not None:
-                acks.append(await self.producer.send(out.topic, out.value, key=out.key))
+                acks.append(
+                    await self.producer.send(
+                        out.topic, out.value, key=out.key, headers=list(out.headers) or None
+                    )
+                )
         await asyncio.gather(*acks)
 
     async def _record(self, judgements: list[Judgement]) -> None:

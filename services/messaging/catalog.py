@@ -60,6 +60,13 @@ def render_message_catalog(registry: SchemaRegistry) -> str:
             f"| `{topic.name}` | [{short}](#{short.lower()}) | `{schema.fingerprint_hex}` "
             f"| {_escape(topic.description)} |"
         )
+    with_headers = [topic for topic in ALL_TOPICS if topic.headers]
+    if with_headers:
+        lines += ["", "### Record headers", ""]
+        lines += ["| topic | header | value |", "| --- | --- | --- |"]
+        for topic in with_headers:
+            for header, meaning in topic.headers:
+                lines.append(f"| `{topic.name}` | `{header}` | {_escape(meaning)} |")
     named: dict[str, Any] = {}
     for name in registry.names():
         for full_name, node in registry.current(name).named.items():

@@ -114,8 +114,12 @@ class AvroCodec:
             return None
         return self.registry.by_fingerprint(bytes(data[2:HEADER_SIZE]))
 
-    def decode(self, data: bytes, expected: str | None = None) -> Decoded | DecodeFailure:
-        """Decode single-object bytes; ``expected`` names the message type the caller reads."""
+    def identify(self, data: bytes, expected: str | None = None) -> MessageSchema | DecodeFailure:
+        """The writer schema named by the bytes' header, checked without decoding the body.
+
+        ``expected`` names the message type the caller reads. Failures carry the same
+        codes as :meth:`decode` (size, marker, unknown fingerprint, wrong type).
+        """
         if len(data) > self.max_message_bytes:
             return _failure(
                 "E_MESSAGE_TOO_LARGE",
@@ -146,6 +150,14 @@ class AvroCodec:
                 f"cần thông điệp {expected}, nhận được {writer.full_name}",
                 fp,
             )
+        return writer
+
+    def decode(self, data: bytes, expected: str | None = None) -> Decoded | DecodeFailure:
+        """Decode single-object bytes; ``expected`` names the message type the caller reads."""
+        writer = self.identify(data, expected)
+        if isinstance(writer, DecodeFailure):
+            return writer
+        fp = writer.fingerprint
         reader = self.registry.current(writer.full_name)
         body = io.BytesIO(data[HEADER_SIZE:])
         try:

@@ -38,6 +38,8 @@ class Incoming:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    #: Kafka record headers, as the producer set them.
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Outgoing:
     value: bytes
     key: bytes | None = None
     partition: int | None = None
+    #: Kafka record headers (metadata a consumer may read without decoding the value).
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 _Fetched = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -229,7 +233,9 @@ class TransactionalPipeline:
         for tp, records in fetched.items():
             self.metrics.messages_in.labels(service, tp.topic).inc(len(records))
             batch += [
-                Incoming(tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp)
+                Incoming(
+                    tp.topic, tp.partition, r.offset, r.key, r.value, r.timestamp, tuple(r.headers)
+                )
                 for r in records
             ]
         self.metrics.in_flight.labels(service).set(len(batch))
@@ -240,7 +246,11 @@ class TransactionalPipeline:
         async with self._producer.transaction():
             for out in outputs:
                 await self._producer.send(
-                    out.topic, value=out.value, key=out.key, partition=out.partition
+                    out.topic,
+                    value=out.value,
+                    key=out.key,
+                    partition=out.partition,
+                    headers=list(out.headers) or None,
                 )
             if state_batch is not None and self.state is not None:
                 for change in state_batch.changes():

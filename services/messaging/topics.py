@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ALL_TOPICS", "Topic", "topic_by_name"]
+__all__ = ["ALL_TOPICS", "HEADER_EVENT_ID", "HEADER_PAYLOAD", "Topic", "topic_by_name"]
+
+#: Headers of ``hocba.events.accepted``: what the validation stage needs for every event
+#: (which one, of what kind) without decoding it; the body decodes once, at year end.
+HEADER_EVENT_ID = "hocba-event-id"
+HEADER_PAYLOAD = "hocba-payload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,8 @@ class Topic:
     compacted: bool = False
     #: Topic-level ``max.message.bytes``; None keeps the broker's default (1 MiB).
     max_message_bytes: int | None = None
+    #: Record headers its producer sets: (name, meaning). The value stays the contract.
+    headers: tuple[tuple[str, str], ...] = ()
 
     def configs(self) -> dict[str, str]:
         """The topic configuration the platform relies on."""
@@ -46,6 +53,10 @@ EVENTS_ACCEPTED = Topic(
     "hocba.events.accepted",
     "vn.edu.hocba.AcceptedEvent",
     "Vendor events that passed authentication, envelope checks and de-duplication.",
+    headers=(
+        (HEADER_EVENT_ID, "the event's `event_id` (UTF-8)"),
+        (HEADER_PAYLOAD, "full name of the payload's record, e.g. `vn.edu.hocba.StudentProfile`"),
+    ),
 )
 EVENTS_REJECTED = Topic(
     "hocba.events.rejected",
@@ -83,10 +94,11 @@ SYNC_DLQ = Topic(
     "Record versions that could not be delivered, with the full attempt history.",
 )
 
-VALIDATION_STATE = Topic(
-    "hocba.validation.state",
-    "vn.edu.hocba.ValidationState",
-    "Internal: the validation service's per-student assembly state (compacted changelog).",
+VALIDATION_LOG = Topic(
+    "hocba.validation.log",
+    "vn.edu.hocba.StudentEventLog",
+    "Internal: the validation service's state, each student-year's accepted events "
+    "(compacted changelog).",
     compacted=True,
 )
 
@@ -100,7 +112,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     RECORDS_STORED,
     SYNC_STATUS,
     SYNC_DLQ,
-    VALIDATION_STATE,
+    VALIDATION_LOG,
 )
 
 

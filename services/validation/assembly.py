@@ -2,9 +2,9 @@
 
 Events arrive one evaluation window at a time: a profile, subject evaluations per
 period, quality/competency evaluations per period, and finally the year-end
-submission. The state merges them by (item, period) with the latest event
-winning, remembers which event ids it applied (a re-delivered event is applied
-once) and, on a year-end submission, yields the whole YearRecord to validate.
+submission. Replayed in the order they were accepted, they merge by (item, period)
+with the latest event winning; each event id is applied once; with a profile and a
+year-end submission they add up to the whole YearRecord to validate.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.core.findings import Finding, finding
 from services.core.record import key_of
 
 __all__ = [
@@ -23,7 +22,6 @@ __all__ = [
     "YEAR_END",
     "apply_event",
     "assemble_year_record",
-    "event_duplicates",
     "new_state",
 ]
 
@@ -52,7 +50,6 @@ def new_state(event: Mapping[str, Any], now: dt.datetime) -> Datum:
         "competencies": [],
         "year_end": None,
         "applied_event_ids": [],
-        "submissions": 0,
         "updated_at": now,
     }
 
@@ -80,47 +77,6 @@ def _merge_items(
                 updated["has_test"] = item["has_test"]
         merged[item[key]] = updated
     return list(merged.values())
-
-
-_ITEM_KEYS = (("subjects", "subject"), ("qualities", "quality"), ("competencies", "competency"))
-
-
-def event_duplicates(event: Mapping[str, Any]) -> list[Finding]:
-    """Items or periods an evaluation event names twice.
-
-    The state merges by (item, period), so a duplicate inside one event would be
-    silently collapsed; it is refused instead, with the paths of the repeats.
-    """
-    _, payload = event["payload"]
-    found: list[Finding] = []
-    for plural, key in _ITEM_KEYS:
-        seen: set[str] = set()
-        for i, item in enumerate(payload.get(plural) or ()):
-            path = f"payload.{plural}[{i}]"
-            if item[key] in seen:
-                found.append(
-                    finding(
-                        "E_DUPLICATE_ENTRY",
-                        f"{path}.{key}",
-                        f"{item[key]} xuất hiện hai lần trong cùng một sự kiện.",
-                        f"{item[key]} appears twice in one event.",
-                    )
-                )
-            seen.add(item[key])
-            periods: set[str] = set()
-            for j, period in enumerate(item["periods"]):
-                if period["period"] in periods:
-                    found.append(
-                        finding(
-                            "E_DUPLICATE_PERIOD",
-                            f"{path}.periods[{j}].period",
-                            f"{item[key]}: có hai lần đánh giá {period['period']} trong "
-                            "cùng một sự kiện.",
-                            f"{item[key]} is evaluated twice at {period['period']} in one event.",
-                        )
-                    )
-                periods.add(period["period"])
-    return found
 
 
 def apply_event(state: Datum, event: Mapping[str, Any], now: dt.datetime) -> bool:

@@ -23,7 +23,7 @@ from services.messaging.topics import (
     EVENTS_REJECTED,
     RECORDS_INVALID,
     RECORDS_VALIDATED,
-    VALIDATION_STATE,
+    VALIDATION_LOG,
 )
 
 __all__ = ["ValidationSettings"]
@@ -44,7 +44,7 @@ class ValidationSettings:
     rejected_topic: str = EVENTS_REJECTED.name
     validated_topic: str = RECORDS_VALIDATED.name
     invalid_topic: str = RECORDS_INVALID.name
-    state_topic: str = VALIDATION_STATE.name
+    state_topic: str = VALIDATION_LOG.name
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ValidationSettings:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.core.events import vendor_events
 from services.core.findings import CATALOGUE
+from services.core.synthetic import GeneratorSettings, generate_school_year
 from services.ingestion.envelope import (
     check_envelope,
     content_sha256,
@@ -234,3 +237,17 @@ def _plant_nul(value: object, index: int) -> object:
         return node
 
     return walk(value)
+
+
+@pytest.mark.parametrize("code", ["E_DUPLICATE_ENTRY", "E_DUPLICATE_PERIOD"])
+def test_an_item_or_period_twice_in_one_event_is_refused_with_its_path(code: str) -> None:
+    # Validation merges by (item, period): a repeat inside one event would vanish there.
+    settings = GeneratorSettings(schools=1, students_per_class=6, invalid_share=1.0)
+    planted = [g for g in generate_school_year(settings, seed=3) if g.expected_codes == (code,)]
+    assert planted, "the generator plants this error"
+    rng = random.Random(3)
+    for generated in planted:
+        events = vendor_events(generated.record, "v1", rng)
+        findings = [f for e in events for f in check_envelope(e, RULES, e["occurred_at"])]
+        assert {f.code for f in findings} == {code}
+        assert all(f.path.startswith("payload.") for f in findings)

@@ -32,16 +32,22 @@ SETTINGS = IngestionSettings()
 class RecordingProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes | None]] = []
+        self.headers: list[dict[str, bytes]] = []
         self.fail = False
 
     async def send(
-        self, topic: str, value: bytes, key: bytes | None = None
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.fail:
             future.set_exception(KafkaTimeoutError())
         else:
             self.sent.append((topic, value, key))
+            self.headers.append(dict(headers or ()))
             future.set_result(None)
         return future
 
@@ -122,6 +128,11 @@ async def test_a_mixed_batch_gets_one_answer_per_event_in_order(harness: Harness
     }
     topics = [topic for topic, _, _ in harness.producer.sent]
     assert topics == [SETTINGS.accepted_topic] + [SETTINGS.rejected_topic] * 3
+    # What validation reads without decoding: which event, what kind of payload.
+    assert harness.producer.headers[0] == {
+        "hocba-event-id": good["event_id"].encode(),
+        "hocba-payload": b"vn.edu.hocba." + next(iter(good["payload"])).encode(),
+    }
     rejected = default_codec().decode(harness.producer.sent[3][1])
     assert isinstance(rejected, Decoded)
     assert rejected.value["channel"] == "HTTP" and rejected.value["vendor_id"] == "v1"

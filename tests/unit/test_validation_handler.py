@@ -19,6 +19,7 @@ from services.messaging.codec import Decoded, default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import ChangelogState
+from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
 from services.validation.handlers import ValidationHandler
 from services.validation.settings import ValidationSettings
 
@@ -28,12 +29,18 @@ CODEC = default_codec()
 NOW = dt.datetime(2025, 5, 25, tzinfo=dt.UTC)
 
 
-def accepted_batch(seed: int, invalid_share: float) -> tuple[list[Incoming], list[Any]]:
+def accepted_batch(
+    seed: int, invalid_share: float, *, headers: bool = True
+) -> tuple[list[Incoming], list[Any]]:
+    """Accepted events as ingestion writes them (``headers=False``: as another producer might)."""
     settings = GeneratorSettings(
         schools=1,
         students_per_class=4,
         invalid_share=invalid_share,
-        exclude_codes=frozenset({"E_COMPLETION_MISSING"}),
+        # The repeats are refused by ingestion before validation sees them.
+        exclude_codes=frozenset(
+            {"E_COMPLETION_MISSING", "E_DUPLICATE_ENTRY", "E_DUPLICATE_PERIOD"}
+        ),
     )
     records = list(generate_school_year(settings, seed=seed))
     rng = random.Random(seed)
@@ -45,7 +52,21 @@ def accepted_batch(seed: int, invalid_share: float) -> tuple[list[Incoming], lis
                 {"event": event, "accepted_at": NOW, "channel": "KAFKA"},
             )
             key = f"{event['school_code']}|{event['student_id']}|{event['school_year']}"
-            batch.append(Incoming("hocba.events.accepted", 0, len(batch), key.encode(), value, 0))
+            meta = (
+                (HEADER_EVENT_ID, event["event_id"].encode()),
+                (HEADER_PAYLOAD, event["payload"][0].encode()),
+            )
+            batch.append(
+                Incoming(
+                    "hocba.events.accepted",
+                    0,
+                    len(batch),
+                    key.encode(),
+                    value,
+                    0,
+                    meta if headers else (),
+                )
+            )
     return batch, records
 
 
@@ -64,9 +85,11 @@ def decode(out: Outgoing) -> dict[str, Any]:
     return decoded.value
 
 
-@pytest.mark.parametrize("seed", [7, 11, 12])
-async def test_generated_year_comes_out_validated_or_refused_with_planted_codes(seed: int) -> None:
-    batch, records = accepted_batch(seed=seed, invalid_share=0.4)
+@pytest.mark.parametrize(("seed", "headers"), [(7, True), (11, True), (12, False)])
+async def test_generated_year_comes_out_validated_or_refused_with_planted_codes(
+    seed: int, headers: bool
+) -> None:
+    batch, records = accepted_batch(seed=seed, invalid_share=0.4, headers=headers)
     handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
     outputs = await run(handler, ChangelogState("state"), batch)
     refused: dict[str, set[str]] = {}
@@ -78,7 +101,7 @@ async def test_generated_year_comes_out_validated_or_refused_with_planted_codes(
         elif out.topic == "hocba.records.invalid":
             codes = {f["code"] for f in message["findings"] if f["severity"] == "ERROR"}
             refused.setdefault(message["record_key"], set()).update(codes)
-        else:  # an event refused at this stage (e.g. a subject twice in one event)
+        else:  # an event refused at this stage (a year end before any profile)
             key = f"{message['school_code']}|{message['student_id']}|{message['school_year']}"
             refused.setdefault(key, set()).update(f["code"] for f in message["findings"])
     for generated in records:
@@ -101,9 +124,39 @@ async def test_a_redelivered_batch_emits_nothing_more() -> None:
     assert await run(handler, state, batch) == []
 
 
-async def test_garbage_is_rejected_and_the_rest_flows() -> None:
+async def test_one_event_per_batch_through_fresh_handlers_gives_the_same_records() -> None:
+    batch, _ = accepted_batch(seed=9, invalid_share=0.3)
+    handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
+    whole = await run(handler, ChangelogState("state"), batch)
+    state = ChangelogState("state")
+    one_by_one: list[Outgoing] = []
+    for message in batch:
+        # A new handler each time (as after a restart): all it knows is the changelog.
+        fresh = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
+        one_by_one += await run(fresh, state, [message])
+    assert [(o.topic, o.key, o.value) for o in one_by_one] == [
+        (o.topic, o.key, o.value) for o in whole
+    ]
+
+
+async def test_a_year_end_before_the_profile_is_refused_and_counts_once_it_arrives() -> None:
+    batch, _ = accepted_batch(seed=4, invalid_share=0.0)
+    first_key = batch[0].key
+    events = [m for m in batch if m.key == first_key]
+    profile, *evaluations, year_end = events
+    handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
+    state = ChangelogState("state")
+    early = await run(handler, state, [*evaluations, year_end])
+    assert [f["code"] for o in early for f in decode(o)["findings"]] == ["E_PROFILE_MISSING"]
+    late = await run(handler, state, [profile])
+    assert [o.topic for o in late] == ["hocba.records.validated"]
+
+
+@pytest.mark.parametrize("headers", [True, False])
+async def test_garbage_is_rejected_and_the_rest_flows(headers: bool) -> None:
     batch, records = accepted_batch(seed=5, invalid_share=0.0)
-    garbage = Incoming("hocba.events.accepted", 0, 999, b"k", b"\x00garbage", 0)
+    meta = ((HEADER_EVENT_ID, b"e1"), (HEADER_PAYLOAD, b"x")) if headers else ()
+    garbage = Incoming("hocba.events.accepted", 0, 999, b"k", b"\x00garbage", 0, meta)
     handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
     outputs = await run(handler, ChangelogState("state"), [garbage, *batch])
     rejected = [decode(o) for o in outputs if o.topic == "hocba.events.rejected"]
