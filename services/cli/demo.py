@@ -167,6 +167,8 @@ class OutcomeWatch:
     first_stored_at: dict[str, float] = field(default_factory=dict)
     #: When each record left validation (validated or invalid), for stage timings.
     judged_at: dict[str, float] = field(default_factory=dict)
+    #: When an event of the record was last refused (by ingestion or validation).
+    refused_at: dict[str, float] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -201,6 +203,17 @@ class OutcomeWatch:
         if self._consumer is not None:
             await self._consumer.stop()
 
+    def judged(self, year: DemoYear) -> bool:
+        """Every valid record out of validation, every invalid one answered with a refusal."""
+        for generated in year.records:
+            key = year.key_of(generated)
+            if generated.expected_codes:
+                if key not in self.invalid and key not in self.rejected:
+                    return False
+            elif key not in self.judged_at:
+                return False
+        return True
+
     def settled(self, year: DemoYear) -> bool:
         """Every valid record stored, every invalid one answered with a refusal."""
         for generated in year.records:
@@ -218,6 +231,13 @@ class OutcomeWatch:
         seen = 0
         batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
         for tp, messages in batches.items():
+            if tp.topic == RECORDS_VALIDATED.name:
+                # Keyed by the record key: no need to decode a whole validated record.
+                for message in messages:
+                    key = (message.key or b"").decode(errors="replace")
+                    if key in self.keys:
+                        self.judged_at.setdefault(key, time.monotonic())
+                continue
             for message in messages:
                 decoded = codec.decode(message.value or b"")
                 if not isinstance(decoded, Decoded):
@@ -227,8 +247,6 @@ class OutcomeWatch:
                     self.stored[value["record_key"]] = value["version"]
                     self.first_stored_at.setdefault(value["record_key"], time.monotonic())
                     seen += 1
-                elif tp.topic == RECORDS_VALIDATED.name and value["record_key"] in self.keys:
-                    self.judged_at.setdefault(value["record_key"], time.monotonic())
                 elif tp.topic == RECORDS_INVALID.name and value["record_key"] in self.keys:
                     codes = {f["code"] for f in value["findings"] if f["severity"] == "ERROR"}
                     self.invalid[value["record_key"]] = codes
@@ -239,6 +257,7 @@ class OutcomeWatch:
                     if key in self.keys:
                         codes = {f["code"] for f in value["findings"]}
                         self.rejected.setdefault(key, set()).update(codes)
+                        self.refused_at[key] = time.monotonic()
                         seen += 1
         return seen
 

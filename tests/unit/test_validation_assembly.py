@@ -12,9 +12,7 @@ from services.validation.assembly import (
     QUALITY_COMPETENCY,
     SUBJECTS,
     YEAR_END,
-    apply_event,
-    assemble_year_record,
-    new_state,
+    YearAssembly,
 )
 
 pytestmark = pytest.mark.unit
@@ -68,21 +66,15 @@ def subject(code: str, period: str, level: str, score: int | None = None) -> dic
 
 
 def test_the_latest_evaluation_of_a_period_wins_and_periods_stay_ordered() -> None:
-    state = new_state(event("e0", PROFILE, PROFILE_PAYLOAD), NOW)
-    apply_event(
-        state, event("e1", SUBJECTS, {"subjects": [subject("TOAN", "CN", "HOAN_THANH", 6)]}), NOW
+    assembly = YearAssembly.replay(
+        [
+            event("e0", PROFILE, PROFILE_PAYLOAD),
+            event("e1", SUBJECTS, {"subjects": [subject("TOAN", "CN", "HOAN_THANH", 6)]}),
+            event("e2", SUBJECTS, {"subjects": [subject("TOAN", "GK1", "HOAN_THANH_TOT", 9)]}),
+            event("e3", SUBJECTS, {"subjects": [subject("TOAN", "CN", "HOAN_THANH_TOT", 9)]}),
+        ]
     )
-    apply_event(
-        state,
-        event("e2", SUBJECTS, {"subjects": [subject("TOAN", "GK1", "HOAN_THANH_TOT", 9)]}),
-        NOW,
-    )
-    apply_event(
-        state,
-        event("e3", SUBJECTS, {"subjects": [subject("TOAN", "CN", "HOAN_THANH_TOT", 9)]}),
-        NOW,
-    )
-    [toan] = state["subjects"]
+    [toan] = assembly.merged("subjects")
     assert [(p["period"], p["level"], p["test_score"]) for p in toan["periods"]] == [
         ("GK1", "HOAN_THANH_TOT", 9),
         ("CN", "HOAN_THANH_TOT", 9),
@@ -90,7 +82,7 @@ def test_the_latest_evaluation_of_a_period_wins_and_periods_stay_ordered() -> No
 
 
 def test_a_redelivered_event_is_applied_once() -> None:
-    state = new_state(event("e0", PROFILE, PROFILE_PAYLOAD), NOW)
+    assembly = YearAssembly()
     first = event(
         "e1",
         QUALITY_COMPETENCY,
@@ -105,13 +97,13 @@ def test_a_redelivered_event_is_applied_once() -> None:
             "evaluated_by": None,
         },
     )
-    assert apply_event(state, first, NOW) is True
-    assert apply_event(state, first, NOW) is False
-    assert state["applied_event_ids"] == ["e1"]
+    assert assembly.apply(first) is True
+    assert assembly.apply(first) is False
+    assert assembly.applied_event_ids == ["e1"]
 
 
 def test_a_year_record_needs_a_profile_and_a_year_end() -> None:
-    state = new_state(event("e0", PROFILE, PROFILE_PAYLOAD), NOW)
+    assembly = YearAssembly()
     year_end = {
         "declared_result": "HT",
         "completion": {"status": "COMPLETED"},
@@ -121,10 +113,10 @@ def test_a_year_record_needs_a_profile_and_a_year_end() -> None:
         "days_absent": 2,
         "submitted_by": None,
     }
-    apply_event(state, event("e1", YEAR_END, year_end), NOW)
-    assert assemble_year_record(state) is None
-    apply_event(state, event("e2", PROFILE, PROFILE_PAYLOAD), NOW)
-    record = assemble_year_record(state)
+    assembly.apply(event("e1", YEAR_END, year_end))
+    assert assembly.year_record() is None
+    assembly.apply(event("e2", PROFILE, PROFILE_PAYLOAD))
+    record = assembly.year_record()
     assert record is not None
     assert record["school_year"] == "2024-2025"
     assert record["grade"] == 4
