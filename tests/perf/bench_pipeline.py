@@ -2,7 +2,7 @@
 
 Run (the stack up, no platform service running)::
 
-    .venv/bin/python -m tests.perf.bench_pipeline [--schools 12] [--rate 1000]
+    .venv/bin/python -m tests.perf.bench_pipeline [--schools 12] [--rate 1000] [--replicas 1]
 
 Prints, all measured in the same run on the same broker:
 
@@ -37,7 +37,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.cli.demo import DemoYear, OutcomeWatch, prepare_vendor, school_year
-from services.cli.supervisor import ServiceProcesses
+from services.cli.supervisor import SERVICES, ServiceProcesses
 from services.core.avro_types import VendorEvent
 from services.core.synthetic import GeneratorSettings
 from services.messaging.codec import default_codec
@@ -135,8 +135,8 @@ async def publish_encoded(kafka: KafkaSettings, encoded: Encoded) -> None:
 class CpuMeter:
     """CPU seconds used by the platform's processes (Linux /proc), for "where did it go"."""
 
-    def __init__(self, processes: ServiceProcesses) -> None:
-        self.processes = processes
+    def __init__(self, replicas: list[ServiceProcesses]) -> None:
+        self.replicas = replicas
         self.tick = os.sysconf("SC_CLK_TCK")
 
     def _cpu(self, pid: int) -> float:
@@ -161,7 +161,10 @@ class CpuMeter:
         return found
 
     def sample(self) -> dict[str, float]:
-        sample = {name: self._cpu(p.pid) for name, p in self.processes.running.items()}
+        sample: dict[str, float] = {}
+        for replica in self.replicas:
+            for name, process in replica.running.items():
+                sample[name] = sample.get(name, 0.0) + self._cpu(process.pid)
         sample["broker"] = sum(self._cpu(pid) for pid in self._pids("kafka.Kafka"))
         sample["postgres"] = sum(self._cpu(pid) for pid in self._pids("postgres"))
         times = os.times()
@@ -179,7 +182,7 @@ def cpu_line(before: dict[str, float], after: dict[str, float], events: int) -> 
 async def backlog(
     kafka: KafkaSettings,
     year: DemoYear,
-    processes: ServiceProcesses,
+    replicas: list[ServiceProcesses],
     meter: CpuMeter,
     ceiling: float,
 ) -> None:
@@ -187,16 +190,15 @@ async def backlog(
     watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
     await watch.start()
     encoded = encode_events(year.events)
-    ingestion = processes.running["ingestion"].pid
-    storage = processes.running["storage"].pid
-    os.kill(storage, signal.SIGSTOP)
-    os.kill(ingestion, signal.SIGSTOP)
+    ingestion = [r.running["ingestion"].pid for r in replicas]
+    storage = [r.running["storage"].pid for r in replicas if "storage" in r.running]
+    _signal(storage + ingestion, signal.SIGSTOP)
     try:
         # Paused for a second or two: well inside the consumer session timeout.
         await publish_encoded(kafka, encoded)
         before = meter.sample()
         started = time.monotonic()
-        os.kill(ingestion, signal.SIGCONT)
+        _signal(ingestion, signal.SIGCONT)
         last = await until_judged(watch, year, timeout=600)
         judged = len(year.events) / (last - started)
         print(
@@ -207,15 +209,19 @@ async def backlog(
         print("  " + cpu_line(before, meter.sample(), len(year.events)))
         before = meter.sample()
         started = time.monotonic()
-        os.kill(storage, signal.SIGCONT)
+        _signal(storage, signal.SIGCONT)
         await settle(watch, year, timeout=600)
         stored = len(watch.stored) / (time.monotonic() - started)
         print(f"backlog through storage: {stored:,.0f} records/s ({len(watch.stored)} records)")
         print("  " + cpu_line(before, meter.sample(), len(year.events)))
     finally:
-        os.kill(ingestion, signal.SIGCONT)
-        os.kill(storage, signal.SIGCONT)
+        _signal(ingestion + storage, signal.SIGCONT)
         await watch.stop()
+
+
+def _signal(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        os.kill(pid, signum)
 
 
 async def live(kafka: KafkaSettings, year: DemoYear, meter: CpuMeter) -> tuple[float, float]:
@@ -306,12 +312,25 @@ async def main(args: argparse.Namespace) -> None:
         f"ceiling: one aiokafka consumer reading + decoding the same events: "
         f"{ceiling:,.0f} events/s"
     )
-    processes = ServiceProcesses(LOGS)
-    meter = CpuMeter(processes)
+    # Replica 0 runs all three services; the others add ingestion and validation
+    # instances (their own instance ids and HTTP ports), as an operator scales out.
+    replicas = [ServiceProcesses(LOGS)]
+    for number in range(1, args.replicas):
+        env = dict(replicas[0].env, HOCBA_INSTANCE_ID=str(number))
+        for name in ("ingestion", "validation"):
+            variable = SERVICES[name].port_variable
+            env[variable] = str(SERVICES[name].port(replicas[0].env) + 100 * number)
+        replicas.append(ServiceProcesses(LOGS / f"replica-{number}", env=env))
+    meter = CpuMeter(replicas)
     try:
         for name in ("ingestion", "validation", "storage"):
-            processes.start(name)
-        await backlog(kafka, drained, processes, meter, ceiling)
+            replicas[0].start(name)
+        for replica in replicas[1:]:
+            for name in ("ingestion", "validation"):
+                replica.start(name)
+        if len(replicas) > 1:
+            await asyncio.sleep(5)  # let the consumer groups settle on their members
+        await backlog(kafka, drained, replicas, meter, ceiling)
         judged, stored = await live(kafka, big, meter)
         print(
             f"live through ingestion+validation: {judged:,.0f} events/s "
@@ -325,7 +344,8 @@ async def main(args: argparse.Namespace) -> None:
             f"p99 {_percentile(delays, 99) * 1000:,.0f} ms"
         )
     finally:
-        processes.stop_all()
+        for replica in replicas:
+            replica.stop_all()
 
 
 if __name__ == "__main__":
@@ -333,4 +353,7 @@ if __name__ == "__main__":
     parser.add_argument("--schools", type=int, default=6)
     parser.add_argument("--students-per-class", type=int, default=20)
     parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="instances of ingestion and of validation"
+    )
     asyncio.run(main(parser.parse_args()))
