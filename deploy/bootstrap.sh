@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: PostgreSQL server, Java + Maven for the Kafka broker, kcat (a
-# third-party Kafka client the tests use), fonts for the record PDF.
-packages=(postgresql default-jre-headless maven kcat fonts-dejavu-core)
+# third-party Kafka client the tests use), fonts for the record PDF, SoftHSM2 (a PKCS#11
+# token for signing keys in tests and the demo) and poppler-utils (pdfsig, an independent
+# check of the signatures).
+packages=(postgresql default-jre-headless maven kcat fonts-dejavu-core softhsm2 poppler-utils)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
