@@ -33,6 +33,8 @@ __all__ = [
     "RatingPeriodResult",
     "School",
     "Severity",
+    "SignatureApproval",
+    "SignerRole",
     "StudentIdentity",
     "StudentProfile",
     "SubjectCode",
@@ -74,6 +76,9 @@ QualityLevel = Literal["TOT", "DAT", "CAN_CO_GANG"]
 
 #: ERROR findings (codes E_...) refuse the event or record; WARNING findings (codes W_...) are reported and let it pass.
 Severity = Literal["ERROR", "WARNING"]
+
+#: Who signs a year page, in this order: giáo viên chủ nhiệm (homeroom teacher), hiệu trưởng (principal), con dấu (the school's seal certificate).
+SignerRole = Literal["HOMEROOM_TEACHER", "PRINCIPAL", "SCHOOL_SEAL"]
 
 #: Subjects and educational activities of the 2018 programme (TT32), domain.md section 1. Môn học và hoạt động giáo dục.
 SubjectCode = Literal["TIENG_VIET", "TOAN", "NGOAI_NGU_1", "DAO_DUC", "TU_NHIEN_XA_HOI", "LICH_SU_DIA_LI", "KHOA_HOC", "TIN_HOC_CONG_NGHE", "GIAO_DUC_THE_CHAT", "NGHE_THUAT", "HOAT_DONG_TRAI_NGHIEM", "TIENG_DAN_TOC"]
@@ -349,6 +354,19 @@ class YearEndSubmission(TypedDict):
     """The homeroom teacher who submitted."""
 
 
+class SignatureApproval(TypedDict):
+    """A signer approves the year page of a validated record version (phê duyệt, ký số): the platform then signs it with that signer's registered key. The homeroom teacher approves first, then the principal; the school's seal follows the principal's signature."""
+
+    role: SignerRole
+    """HOMEROOM_TEACHER or PRINCIPAL (the seal is applied by the platform after the principal)."""
+    signer_id: str
+    """The signer as registered with the platform for this school and role (their key and certificate)."""
+    version: int
+    """The record version approved (1 for the first issue of the school year's page)."""
+    record_sha256: str | None
+    """SHA-256 (hex) of the canonical JSON of the record the signer saw; when given, an approval of other content is refused."""
+
+
 class VendorEvent(TypedDict):
     """An event a vendor's school-management system publishes about one student's school year (topic hocba.vendor.events, or POST /v1/events)."""
 
@@ -364,8 +382,8 @@ class VendorEvent(TypedDict):
     """Mã định danh học sinh of the student."""
     school_year: str
     """Năm học, 'YYYY-YYYY'."""
-    payload: tuple[str, StudentProfile | SubjectEvaluation | QualityCompetencyEvaluation | YearEndSubmission]
-    """What happened: one of StudentProfile, SubjectEvaluation, QualityCompetencyEvaluation, YearEndSubmission."""
+    payload: tuple[str, StudentProfile | SubjectEvaluation | QualityCompetencyEvaluation | YearEndSubmission | SignatureApproval]
+    """What happened: one of StudentProfile, SubjectEvaluation, QualityCompetencyEvaluation, YearEndSubmission, SignatureApproval."""
     correlation_id: str | None
     """Optional id the vendor uses to trace a batch."""
 

@@ -63,6 +63,7 @@ def _w(title_vi: str, title_en: str, explanation: str, source: str) -> Catalogue
 
 
 _TRANSPORT = "transport (messaging layer)"
+_SIGNING = "signing service (signature approvals)"
 _STORAGE = "storage service"
 
 CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
@@ -535,6 +536,63 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "Record not found",
         "No record answers this code (HTTP 404).",
         _STORAGE,
+    ),
+    "E_LOOKUP_CODE_INVALID": _e(
+        "Mã số tra cứu không hợp lệ",
+        "Invalid lookup code",
+        "Not a lookup code: 16 Crockford base32 characters and a check character; a typo "
+        "is caught by the check character (HTTP 400).",
+        _STORAGE,
+    ),
+    # Signing stage: signature approvals that cannot be carried out (domain.md section 6).
+    "E_APPROVAL_NO_PENDING_RECORD": _e(
+        "Không có học bạ chờ ký",
+        "No record waiting for signatures",
+        "The student's school-year page has no validated version waiting to be signed: "
+        "the year-end submission was not validated (yet), or the version is already issued.",
+        _SIGNING,
+    ),
+    "E_APPROVAL_VERSION_MISMATCH": _e(
+        "Phê duyệt sai phiên bản",
+        "Approval for another version",
+        "The approval names a version other than the one waiting for signatures (an older, "
+        "superseded or not yet existing version); approve the version being signed.",
+        _SIGNING,
+    ),
+    "E_APPROVAL_CONTENT_MISMATCH": _e(
+        "Nội dung phê duyệt không khớp",
+        "Approved content differs",
+        "The approval's record_sha256 is not the SHA-256 of the record waiting for "
+        "signatures: the signer saw other content.",
+        _SIGNING,
+    ),
+    "E_APPROVAL_OUT_OF_ORDER": _e(
+        "Phê duyệt sai thứ tự",
+        "Approval out of order",
+        "The homeroom teacher signs first, then the principal; the school seal follows the "
+        "principal and is never approved by an event.",
+        _SIGNING,
+    ),
+    "E_SIGNER_NOT_REGISTERED": _e(
+        "Người ký chưa được đăng ký",
+        "Signer not registered",
+        "No signer with this signer_id is registered with the platform.",
+        _SIGNING,
+    ),
+    "E_SIGNER_NOT_AUTHORISED": _e(
+        "Người ký không có thẩm quyền",
+        "Signer not authorised",
+        "The signer is not registered for this school and role (e.g. a teacher of another "
+        "school, or a teacher approving as principal).",
+        _SIGNING,
+    ),
+    "E_SIGNING_FAILED": _e(
+        "Ký số không thành công",
+        "Signing failed",
+        "The signature could not be made or did not validate (key store, timestamp or "
+        "revocation service unavailable, certificate revoked or expired); the page keeps "
+        "its earlier signatures and the approval can be sent again with a new event id.",
+        _SIGNING,
     ),
 }
 

@@ -102,6 +102,16 @@ VALIDATION_LOG = Topic(
     compacted=True,
 )
 
+SIGNING_STATE = Topic(
+    "hocba.signing.state",
+    "vn.edu.hocba.SigningState",
+    "Internal: the signing service's state, each school-year page's identity and the "
+    "version being signed (compacted changelog).",
+    compacted=True,
+    # A page being signed carries its PDF (≈ 100–300 KB with three signatures).
+    max_message_bytes=4 * 1024 * 1024,
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     VENDOR_EVENTS,
     EVENTS_ACCEPTED,
@@ -113,6 +123,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     SYNC_STATUS,
     SYNC_DLQ,
     VALIDATION_LOG,
+    SIGNING_STATE,
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "PROFILE",
     "QUALITY_COMPETENCY",
+    "SIGNATURE_APPROVAL",
     "SUBJECTS",
     "YEAR_END",
     "YearAssembly",
@@ -25,6 +26,8 @@ PROFILE = _NS + "StudentProfile"
 SUBJECTS = _NS + "SubjectEvaluation"
 QUALITY_COMPETENCY = _NS + "QualityCompetencyEvaluation"
 YEAR_END = _NS + "YearEndSubmission"
+#: Not an evaluation: read by the signing stage, never part of the assembly.
+SIGNATURE_APPROVAL = _NS + "SignatureApproval"
 
 _PERIOD_ORDER = {"GK1": 0, "CK1": 1, "GK2": 2, "CN": 3}
 #: (list in the record, the item's code field) of the evaluations merged by (item, period).

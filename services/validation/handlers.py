@@ -34,7 +34,7 @@ from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
 from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
-from services.validation.assembly import YEAR_END, YearAssembly
+from services.validation.assembly import SIGNATURE_APPROVAL, YEAR_END, YearAssembly
 from services.validation.settings import ValidationSettings
 
 __all__ = ["StateCorruptedError", "ValidationHandler"]
@@ -109,6 +109,8 @@ class ValidationHandler:
         identity = self._identify(message)
         if isinstance(identity, Outgoing):
             return [identity]
+        if identity.payload == SIGNATURE_APPROVAL:
+            return []  # the signing stage's business, not part of the year's evaluations
         slot = (message.partition, identity.key)
         log = logs.get(slot) or self._load(state, *slot)
         if log is None:
