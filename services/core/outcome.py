@@ -67,7 +67,7 @@ _ENVELOPE_TEXT = ("event_id", "vendor_id", "school_code", "student_id", "school_
 
 def rejected_event(
     *,
-    stage: Literal["INGESTION", "VALIDATION"],
+    stage: Literal["INGESTION", "VALIDATION", "SIGNING"],
     envelope: Mapping[str, Any],
     findings: Iterable[Finding],
     rejected_at: dt.datetime,
