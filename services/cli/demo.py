@@ -1,13 +1,17 @@
 """``hocba demo``: a synthetic school year through the running platform, end to end.
 
 1. checks the local stack; registers a demo vendor, a token and its schools;
-2. starts ingestion, validation and storage (unless they already answer);
+2. starts ingestion, validation, signing and storage (unless they already answer), the
+   signing service with the development PKI (``services.cli.devsigning``);
 3. generates a school year (``services.core.synthetic``), publishes its vendor events
    — most over Kafka, a share over ``POST /v1/events`` —;
-4. follows ``hocba.records.stored``, ``hocba.records.invalid`` and
+4. approves every validated record as its homeroom teacher and principal would
+   (SignatureApproval events); the signing service signs each page three times (teacher,
+   principal, school seal) with timestamps and validation data, and storage keeps it;
+5. follows ``hocba.records.stored``, ``hocba.records.invalid`` and
    ``hocba.events.rejected`` until every generated record is accounted for: each valid
-   record stored, each planted error refused with its code;
-5. prints a summary and stops the services it started.
+   record signed and stored, each planted error refused with its code;
+6. prints a summary and stops the services it started.
 
 The pieces (:func:`school_year`, :func:`prepare_vendor`, :func:`publish_kafka`,
 :func:`publish_http`, :class:`OutcomeWatch`) are reused by the end-to-end tests and
@@ -23,6 +27,7 @@ import datetime as dt
 import os
 import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,8 +41,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from services.cli.devsigning import dev_signing
 from services.cli.supervisor import ServiceNotReadyError, ServiceProcesses
-from services.core.avro_types import VendorEvent
+from services.core.avro_types import SignerRole, VendorEvent
 from services.core.events import vendor_events
 from services.core.record import key_of
 from services.core.record import record_key as core_record_key
@@ -59,8 +65,10 @@ from services.stack import StackSettings, status
 from services.stack.kafka_topics import topic_partitions
 
 __all__ = [
+    "Approvals",
     "DemoYear",
     "OutcomeWatch",
+    "approval_events",
     "prepare_vendor",
     "publish_http",
     "publish_kafka",
@@ -68,7 +76,7 @@ __all__ = [
     "school_year",
 ]
 
-_PIPELINE = ("ingestion", "validation", "storage")
+_PIPELINE = ("ingestion", "validation", "signing", "storage")
 _HTTP_BATCH = 500
 # Codes a year-end submission cannot express (it always carries a completion).
 _NOT_EXPRESSIBLE_AS_EVENTS = frozenset({"E_COMPLETION_MISSING"})
@@ -155,6 +163,72 @@ async def publish_http(url: str, token: str, events: Sequence[VendorEvent]) -> C
     return answers
 
 
+def approval_events(vendor_id: str, record_key: str, version: int = 1) -> list[VendorEvent]:
+    """The dev homeroom teacher's, then the dev principal's approval of a record version."""
+    school_code, student_id, school_year = record_key.split("|")
+    now = dt.datetime.now(dt.UTC)
+    signers: tuple[tuple[SignerRole, str], ...] = (
+        ("HOMEROOM_TEACHER", "dev-gvcn"),
+        ("PRINCIPAL", "dev-hieu-truong"),
+    )
+    return [
+        {
+            "event_id": str(uuid.uuid4()),
+            "vendor_id": vendor_id,
+            "occurred_at": now,
+            "school_code": school_code,
+            "student_id": student_id,
+            "school_year": school_year,
+            "payload": (
+                "vn.edu.hocba.SignatureApproval",
+                {"role": role, "signer_id": signer_id, "version": version, "record_sha256": None},
+            ),
+            "correlation_id": None,
+        }
+        for role, signer_id in signers
+    ]
+
+
+@dataclass
+class Approvals:
+    """Approves each validated record as its signers would, re-sending while it is not ready.
+
+    An approval can overtake its record (they travel different paths to the signing
+    service) and be refused with E_APPROVAL_NO_PENDING_RECORD: it is sent again, with new
+    event ids, a moment later, as a vendor's application would.
+    """
+
+    kafka: KafkaSettings
+    vendor_id: str
+    attempts: dict[str, int] = field(default_factory=dict)
+    _answered: dict[str, int] = field(default_factory=dict)
+    _retry_at: dict[str, float] = field(default_factory=dict)
+
+    async def follow(self, watch: OutcomeWatch, max_attempts: int = 10) -> None:
+        """Approve records newly validated, and re-send refused-too-early approvals when due."""
+        due: list[str] = []
+        now = time.monotonic()
+        for key in watch.judged_at.keys() - watch.invalid.keys():
+            refusals = watch.signing_refusals.get(key, [])
+            if key not in self.attempts:
+                due.append(key)
+            elif len(refusals) > self._answered.get(key, 0):
+                self._answered[key] = len(refusals)
+                if "E_APPROVAL_NO_PENDING_RECORD" in refusals[-2:]:
+                    self._retry_at[key] = now + 1.0
+            if key in self._retry_at and self._retry_at[key] <= now:
+                if self.attempts.get(key, 0) < max_attempts:
+                    due.append(key)
+                del self._retry_at[key]
+        if not due:
+            return
+        for key in due:
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+        await publish_kafka(
+            self.kafka, [e for key in due for e in approval_events(self.vendor_id, key)]
+        )
+
+
 @dataclass
 class OutcomeWatch:
     """Follows the outcome topics from their current end, for a set of record keys."""
@@ -169,6 +243,8 @@ class OutcomeWatch:
     judged_at: dict[str, float] = field(default_factory=dict)
     #: When an event of the record was last refused (by ingestion or validation).
     refused_at: dict[str, float] = field(default_factory=dict)
+    #: Codes of refused signature approvals, per record, in arrival order.
+    signing_refusals: dict[str, list[str]] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -254,11 +330,15 @@ class OutcomeWatch:
                     seen += 1
                 elif tp.topic == EVENTS_REJECTED.name:
                     key = key_of(value["school_code"], value["student_id"], value["school_year"])
-                    if key in self.keys:
-                        codes = {f["code"] for f in value["findings"]}
-                        self.rejected.setdefault(key, set()).update(codes)
-                        self.refused_at[key] = time.monotonic()
-                        seen += 1
+                    if key not in self.keys:
+                        continue
+                    codes = {f["code"] for f in value["findings"]}
+                    if value["stage"] == "SIGNING":  # an approval, not the record, refused
+                        self.signing_refusals.setdefault(key, []).extend(sorted(codes))
+                        continue
+                    self.rejected.setdefault(key, set()).update(codes)
+                    self.refused_at[key] = time.monotonic()
+                    seen += 1
         return seen
 
 
@@ -324,6 +404,20 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
     )
     kafka = KafkaSettings.from_env()
     processes = ServiceProcesses(stack.state_dir / "logs" / "demo")
+    with dev_signing(stack.state_dir, processes.env) as signing_env:
+        processes.env.update(signing_env)
+        return await _run_demo(args, console, year, token, kafka, processes)
+
+
+async def _run_demo(
+    args: argparse.Namespace,
+    console: Console,
+    year: DemoYear,
+    token: str,
+    kafka: KafkaSettings,
+    processes: ServiceProcesses,
+) -> int:
+    approvals = Approvals(kafka, args.vendor)
     try:
         for name in _PIPELINE:
             if processes.already_running(name):
@@ -355,6 +449,7 @@ async def _demo(args: argparse.Namespace, console: Console) -> int:
                 deadline = time.monotonic() + args.timeout
                 while not watch.settled(year) and time.monotonic() < deadline:
                     await watch.poll()
+                    await approvals.follow(watch)
                     progress.update(
                         task,
                         completed=len(watch.stored)

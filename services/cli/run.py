@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.cli.devsigning import dev_signing
 from services.cli.supervisor import SERVICES, ServiceProcesses
 
 __all__ = ["register"]
@@ -20,12 +21,23 @@ _LOG_DIR = Path(os.environ.get("HOCBA_STATE_DIR", Path(__file__).resolve().paren
 
 def _run_one(name: str) -> int:
     module = importlib.import_module(f"{SERVICES[name].module}.app")
-    return int(module.main([]))
+    if name != "signing":
+        return int(module.main([]))
+    # Unconfigured, signing runs with the development PKI of the local stack.
+    with dev_signing(_LOG_DIR, os.environ) as extra:
+        os.environ.update(extra)
+        return int(module.main([]))
 
 
 def _run_all(names: list[str]) -> int:
     """Every service as a child process; stop them all when one ends or on SIGTERM."""
     children = ServiceProcesses(_LOG_DIR / "logs")
+    with dev_signing(_LOG_DIR, children.env) as extra:
+        children.env.update(extra)
+        return _supervise(children, names)
+
+
+def _supervise(children: ServiceProcesses, names: list[str]) -> int:
     stopping = False
 
     def stop_all(signum: int = signal.SIGTERM, frame: Any = None) -> None:

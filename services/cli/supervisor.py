@@ -33,6 +33,7 @@ class _Service:
 SERVICES: dict[str, _Service] = {
     "ingestion": _Service("services.ingestion", "HOCBA_INGESTION_PORT", 8081),
     "validation": _Service("services.validation", "HOCBA_VALIDATION_PORT", 8082),
+    "signing": _Service("services.signing", "HOCBA_SIGNING_PORT", 8083),
     "storage": _Service("services.storage", "HOCBA_STORAGE_PORT", 8084),
 }
 

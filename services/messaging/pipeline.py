@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
@@ -132,6 +133,10 @@ class TransactionalPipeline:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            # A stateful stage reading several topics keyed alike (signing: validated
+            # records and approvals) must own partition p of every one of them, since its
+            # state for partition p covers both: the range assignor co-partitions them.
+            partition_assignment_strategy=(RangePartitionAssignor,),
             # Oversized messages must reach the handler to be rejected with a reason.
             max_partition_fetch_bytes=max_message_bytes,
             fetch_max_bytes=max(max_message_bytes, 52_428_800),

@@ -1,0 +1,5 @@
+import sys
+
+from services.signing.app import main
+
+sys.exit(main())
