@@ -21,6 +21,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.run",
     "services.cli.vendor",
     "services.cli.validate",
+    "services.cli.verify",
     "services.cli.generate",
     "services.cli.demo",
 )

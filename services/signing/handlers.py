@@ -111,7 +111,10 @@ class SigningHandler:
         pages: dict[_Slot, dict[str, Any]] = {}
         changed: set[_Slot] = set()
         outputs: list[Outgoing] = []
-        for message in batch:
+        # Records before approvals: an approval fetched with its record in one batch finds
+        # the page (the two travel different paths here and may arrive in either order).
+        ordered = sorted(batch, key=lambda m: m.topic != self.settings.validated_topic)
+        for message in ordered:
             if message.topic == self.settings.validated_topic:
                 outputs += self._on_validated(message, state, pages, changed)
             elif dict(message.headers).get(HEADER_PAYLOAD) == APPROVAL:

@@ -1,7 +1,8 @@
-"""A generated school year through ingestion → validation → storage, as processes.
+"""A generated school year through ingestion → validation → signing → storage, as processes.
 
-Every valid record is stored exactly once; every planted error is refused with its
-code; SIGKILLing validation and storage mid-stream loses and doubles nothing.
+Every valid record is approved by its (dev) teacher and principal, signed three times
+and stored exactly once; every planted error is refused with its code; SIGKILLing
+validation, signing and storage mid-stream loses and doubles nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncpg
 import pytest
 
 from services.cli.demo import (
+    Approvals,
     DemoYear,
     OutcomeWatch,
     prepare_vendor,
@@ -25,21 +27,24 @@ from services.cli.supervisor import ServiceProcesses
 from services.core.synthetic import GeneratorSettings
 from services.messaging.kafka import KafkaSettings
 from services.stack import StackSettings
+from tests.e2e.conftest import PIPELINE
 
 pytestmark = pytest.mark.e2e
 
 STACK = StackSettings.from_env()
 KAFKA = KafkaSettings.from_env()
 VENDOR = "e2e-vendor"
+CRASHED = ("validation", "signing", "storage")
 
 
 async def run_year(
     services: ServiceProcesses, year: DemoYear, *, crash_after_stored: int | None = None
 ) -> OutcomeWatch:
     token = await prepare_vendor(STACK.pg_dsn, VENDOR, year.school_codes, dt.date(2024, 8, 1))
-    for name in ("ingestion", "validation", "storage"):
+    for name in PIPELINE:
         services.start(name)
     watch = OutcomeWatch(KAFKA, {year.key_of(r) for r in year.records})
+    approvals = Approvals(KAFKA, VENDOR)
     await watch.start()
     try:
         half = len(year.events) // 10
@@ -51,15 +56,16 @@ async def run_year(
         assert answers["duplicate"] == 0
         await publish_kafka(KAFKA, year.events[half:])
         crashed = crash_after_stored is None
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 300
         while not watch.settled(year) and time.monotonic() < deadline:
             await watch.poll()
+            await approvals.follow(watch)
             if not crashed and len(watch.stored) >= crash_after_stored:
-                services.kill("validation")
-                services.kill("storage")
+                for name in CRASHED:
+                    services.kill(name)
                 await asyncio.sleep(1)
-                services.start("validation")
-                services.start("storage")
+                for name in CRASHED:
+                    services.start(name)
                 crashed = True
         assert crashed, "the run ended before the crash point"
         assert watch.settled(year), "not every record had an outcome in time"
@@ -100,10 +106,10 @@ async def test_a_school_year_is_stored_once_and_every_planted_error_refused(
     assert_outcomes(year, watch, await stored_versions(list(watch.keys)))
 
 
-async def test_killing_validation_and_storage_mid_stream_loses_and_doubles_nothing(
+async def test_killing_validation_signing_and_storage_mid_stream_loses_and_doubles_nothing(
     services: ServiceProcesses,
 ) -> None:
-    settings = GeneratorSettings(schools=4, students_per_class=25, invalid_share=0.1)
+    settings = GeneratorSettings(schools=2, students_per_class=12, invalid_share=0.1)
     year = school_year(settings, seed=int(time.time()) + 1, vendor_id=VENDOR)
     valid = sum(1 for r in year.records if not r.expected_codes)
     watch = await run_year(services, year, crash_after_stored=valid // 3)
