@@ -487,7 +487,7 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "send the profile, then the year-end submission again (with a new event id).",
         "validation service (assembly of the year record)",
     ),
-    # Storage stage: validated records the database refuses, and the lookup API.
+    # Storage stage: signed records storage refuses, and the lookup API.
     "E_STORAGE_KEY_MISMATCH": _e(
         "Khóa học bạ không khớp",
         "Record key mismatch",
@@ -542,6 +542,63 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "Invalid lookup code",
         "Not a lookup code: 16 Crockford base32 characters and a check character; a typo "
         "is caught by the check character (HTTP 400).",
+        _STORAGE,
+    ),
+    "E_LOOKUP_QUERY_INVALID": _e(
+        "Tham số tra cứu không hợp lệ",
+        "Invalid lookup parameter",
+        "GET /v1/records/{code}/pdf takes version as a version number (1, 2, ...) and "
+        "school_year as 'YYYY-YYYY' (HTTP 400).",
+        _STORAGE,
+    ),
+    "E_STORAGE_HASH_MISMATCH": _e(
+        "Mã băm của học bạ đã ký không khớp",
+        "Signed record hash mismatch",
+        "The SignedRecord's pdf_sha256 is not the SHA-256 of its PDF, or its record_sha256 "
+        "not the SHA-256 of the canonical JSON of its record: what would be stored is not "
+        "what was signed. Nothing is stored.",
+        _STORAGE,
+    ),
+    "E_STORAGE_VERSION_CONFLICT": _e(
+        "Phiên bản đã lưu với nội dung khác",
+        "Version already stored with other content",
+        "This version of the record page (record id, school year, version) is already "
+        "stored with another record or PDF; a signed version is never overwritten, a "
+        "correction is the next version. The message is refused and audited.",
+        _STORAGE,
+    ),
+    "E_STORAGE_RECORD_ID_CONFLICT": _e(
+        "Mã hồ sơ học bạ không khớp học sinh",
+        "Record id conflicts with the stored one",
+        "The student already has another record id, or the record id belongs to another "
+        "student; a student's record id never changes. The message is refused and audited.",
+        _STORAGE,
+    ),
+    "E_STORAGE_LOOKUP_CODE_CONFLICT": _e(
+        "Mã số tra cứu đã thuộc học bạ khác",
+        "Lookup code names another record page",
+        "The lookup code is already stored for another student's school-year page; a code "
+        "names one page for ever. The message is refused and audited.",
+        _STORAGE,
+    ),
+    "E_STORAGE_BAD_RECORD_ID": _e(
+        "Mã hồ sơ học bạ không hợp lệ",
+        "Invalid record id",
+        "The record id is not 'HB' followed by 16 Crockford base32 characters.",
+        _STORAGE,
+    ),
+    "E_STORAGE_BAD_LOOKUP_CODE": _e(
+        "Mã số tra cứu không đúng dạng chuẩn",
+        "Lookup code not in canonical form",
+        "The signed record's lookup code is not 16 Crockford base32 characters in groups of "
+        "four and a matching check character, upper case, joined by hyphens.",
+        _STORAGE,
+    ),
+    "E_STORAGE_BAD_VERSION": _e(
+        "Số phiên bản không hợp lệ",
+        "Invalid version number",
+        "The version is below 1, or supersedes_version is not an earlier version (1 to "
+        "version - 1).",
         _STORAGE,
     ),
     # Signing stage: signature approvals that cannot be carried out (domain.md section 6).

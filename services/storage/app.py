@@ -23,7 +23,7 @@ from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import TransactionalPipeline
 from services.messaging.service import ServiceShell, configure_logging
 from services.storage.errors import StorageError
-from services.storage.handlers import StoreValidatedRecords
+from services.storage.handlers import StoreSignedRecords
 from services.storage.http import OpenApiError, RecordsApi, load_openapi
 from services.storage.metrics import StorageMetrics
 from services.storage.repository import PgRecordStore
@@ -43,7 +43,7 @@ class StorageService:
     pool: asyncpg.Pool
     store: PgRecordStore
     metrics: StorageMetrics
-    handler: StoreValidatedRecords
+    handler: StoreSignedRecords
     pipeline: TransactionalPipeline
     shell: ServiceShell
 
@@ -90,15 +90,16 @@ async def bootstrap(
     openapi = load_openapi()
     pool = await create_pool(settings)
     store = PgRecordStore(pool, shared, actor=settings.actor)
-    handler = StoreValidatedRecords(
+    handler = StoreSignedRecords(
         store,
         storage_metrics,
         stored_topic=settings.stored_topic,
         retry_budget_s=settings.db_retry_budget_s,
+        public_url=settings.public_url,
     )
     pipeline = TransactionalPipeline(
         settings=settings.kafka,
-        topics=[settings.validated_topic],
+        topics=[settings.signed_topic],
         group_id=settings.group_id,
         transactional_id=settings.transactional_id,
         handler=handler,
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the storage service; 0 after a clean stop, 1 on a fatal error, 2 on bad config."""
     parser = argparse.ArgumentParser(
         prog="hocba run storage",
-        description="Storage service: hocba.records.validated → PostgreSQL → "
+        description="Storage service: hocba.records.signed → PostgreSQL → "
         "hocba.records.stored, and the record lookup API. Configured by HOCBA_* "
         "environment variables (see services/storage/settings.py).",
     )

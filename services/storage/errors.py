@@ -6,8 +6,9 @@ never by message text) into one of these, so callers decide by type:
 * :class:`StorageUnavailableError` — transient: connection lost, server shutting down,
   serialization failure or deadlock, too many connections, a constraint race between
   replicas. Retry the whole batch transaction.
-* :class:`StorageDataError` — the database refuses a value (SQLSTATE class 22 or 54).
-  Permanent for that message: isolate it and refuse it with a coded reason.
+* :class:`StorageDataError` — the database refuses a value (SQLSTATE class 22 or 54, a
+  CHECK or NOT NULL constraint). Permanent for that message: isolate it and refuse it
+  with a coded reason.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ __all__ = [
 _TRANSIENT_CLASSES = frozenset({"08", "40", "53", "23"})
 _TRANSIENT_CODES = frozenset({"57P01", "57P02", "57P03", "55P03", "57014"})
 _DATA_CLASSES = frozenset({"22", "54"})
+# Integrity violations that no race explains: the row itself breaks a rule
+# (restrict_violation: the append-only triggers; not_null_violation; check_violation).
+_DATA_CODES = frozenset({"23001", "23502", "23514"})
 
 
 class StorageError(Exception):
@@ -46,9 +50,11 @@ class StorageDataError(StorageError):
 def translate_db_error(exc: BaseException, operation: str) -> StorageError:
     """Classify a driver or network error; anything unexpected is a plain :class:`StorageError`.
 
-    Integrity violations (class 23) are transient here: the store serialises writers
-    per student, so one can only come from a race with another replica (e.g. a zombie
-    during a rebalance), and the retried transaction reads the winner's rows.
+    Unique and foreign-key violations (class 23) are transient here: the store
+    serialises writers per student, so one can only come from a race with another
+    replica (e.g. a zombie during a rebalance), and the retried transaction reads the
+    winner's rows. A CHECK, NOT NULL or append-only (restrict) violation is the row's own
+    fault: a data error.
     """
     if isinstance(exc, OSError | TimeoutError | asyncpg.PostgresConnectionError):
         state = getattr(exc, "sqlstate", None)
@@ -56,10 +62,10 @@ def translate_db_error(exc: BaseException, operation: str) -> StorageError:
     if isinstance(exc, asyncpg.PostgresError):
         state = str(exc.sqlstate or "")
         message = f"{operation}: {type(exc).__name__} ({state}): {exc}"
+        if state in _DATA_CODES or state[:2] in _DATA_CLASSES:
+            return StorageDataError(message, state)
         if state[:2] in _TRANSIENT_CLASSES or state in _TRANSIENT_CODES:
             return StorageUnavailableError(message, state)
-        if state[:2] in _DATA_CLASSES:
-            return StorageDataError(message, state)
         return StorageError(message, state)
     if isinstance(exc, asyncpg.InterfaceError):
         return StorageError(f"{operation}: driver misuse: {exc}", None)

@@ -1,21 +1,25 @@
-"""``hocba.records.validated`` → PostgreSQL → ``hocba.records.stored``.
+"""``hocba.records.signed`` → PostgreSQL → ``hocba.records.stored``.
 
 The handler runs inside :class:`~services.messaging.pipeline.TransactionalPipeline`:
 it stores the batch in one database transaction that commits *before* it returns; the
 pipeline then commits the StoredRecord messages together with the consumed offsets in
 one Kafka transaction.
 
-Crash window: if the process dies after the database commit and before the Kafka
-commit, the batch is consumed again. Every content is then found by its SHA-256
-(UNIQUE (record_id, school_year, content_sha256)), no version is added, and the same
-StoredRecord (same record_id, school_year, version, stored_at) is emitted again. So
-``hocba.records.stored`` is **at-least-once**: consumers are idempotent on
-(record_id, school_year, version). A re-delivery of stored content from upstream is
-answered the same way.
+Each SignedRecord is one version row, as the signing service numbered it; storage
+checks its hashes (``E_STORAGE_HASH_MISMATCH``) and that it agrees with what is stored
+(:mod:`services.storage.versions`).
 
-Bad input never stops the partition: undecodable bytes, unknown schema fingerprints
-and records the database could not hold are counted (``hocba_messages_rejected_total``)
-and logged as one JSON error line each, and the batch goes on. A database outage is
+Crash window: if the process dies after the database commit and before the Kafka
+commit, the batch is consumed again. Every version is then found under its
+``(record_id, school_year, version)`` with the same hashes: a re-delivery, nothing is
+written again and the same StoredRecord (same version, same stored_at) is emitted again.
+So ``hocba.records.stored`` is **at-least-once**: consumers are idempotent on
+(record_id, school_year, version). A re-delivery from upstream is answered the same way.
+
+Bad input never stops the partition: undecodable bytes, unknown schema fingerprints,
+inconsistent records, conflicts with what is stored and records the database could not
+hold are counted (``hocba_messages_rejected_total``) and logged as one JSON error line
+each (conflicts also in the audit trail), and the batch goes on. A database outage is
 retried for ``db_retry_budget_s``; after that the handler raises, the service exits
 without committing offsets, and a restart resumes at the same batch.
 """
@@ -34,25 +38,29 @@ from services.messaging.schemas import default_registry
 from services.messaging.state import StateBatch
 from services.storage.errors import StorageDataError, StorageUnavailableError
 from services.storage.mapping import (
+    SIGNED_RECORD,
     STORED_RECORD,
-    VALIDATED_RECORD,
     YEAR_RECORD,
     Refusal,
-    candidate_from_validated,
+    candidate_from_signed,
     stored_record_datum,
 )
 from services.storage.metrics import StorageMetrics
 from services.storage.repository import RecordStore
 from services.storage.versions import Delivery, StoreResult
 
-__all__ = ["StoreValidatedRecords"]
+__all__ = ["StoreSignedRecords"]
 
 _log = logging.getLogger("hocba.storage")
 _MAX_BACKOFF_S: Final = 5.0
 
 
-class StoreValidatedRecords:
-    """The pipeline handler of the storage service (``async (batch, state) -> outputs``)."""
+class StoreSignedRecords:
+    """The pipeline handler of the storage service (``async (batch, state) -> outputs``).
+
+    ``public_url`` is where this service's HTTP API is reachable from outside (for the
+    StoredRecord's ``pdf_url``); None leaves ``pdf_url`` empty.
+    """
 
     def __init__(
         self,
@@ -61,6 +69,7 @@ class StoreValidatedRecords:
         *,
         stored_topic: str,
         retry_budget_s: float = 60.0,
+        public_url: str | None = None,
         codec: AvroCodec | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -68,6 +77,7 @@ class StoreValidatedRecords:
         self._metrics = metrics
         self._stored_topic = stored_topic
         self._retry_budget_s = retry_budget_s
+        self._public_url = public_url
         self._codec = codec or default_codec()
         self._year_record = default_registry().current(YEAR_RECORD)
         self._sleep = sleep
@@ -76,89 +86,93 @@ class StoreValidatedRecords:
         self, batch: Sequence[Incoming], state: StateBatch | None = None
     ) -> list[Outgoing]:
         deliveries = [d for d in (self._delivery(m) for m in batch) if d is not None]
-        results = await self._store_isolating(deliveries)
         outputs: list[Outgoing] = []
-        for result in results:
+        for delivery, result in await self._store_isolating(deliveries):
             self._metrics.versions.labels(self._metrics.service, result.outcome.value).inc()
+            code = result.outcome.refusal_code
+            if code is not None:
+                self._refuse(delivery, code, result.reason)
+                continue
             stored = result.stored
+            assert stored is not None, "an accepted version is always named"
+            if result.outcome.writes_version:
+                self._metrics.pdf_bytes.labels(self._metrics.service).inc(
+                    stored.pdf_size_bytes or 0
+                )
+            datum = stored_record_datum(stored, public_url=self._public_url)
             outputs.append(
                 Outgoing(
                     self._stored_topic,
-                    self._codec.encode(STORED_RECORD, stored_record_datum(stored)),
+                    self._codec.encode(STORED_RECORD, datum),
                     key=stored.record_key.encode("utf-8"),
                 )
             )
         return outputs
 
     def _delivery(self, message: Incoming) -> Delivery | None:
-        decoded = self._codec.decode(message.value or b"", expected=VALIDATED_RECORD)
+        decoded = self._codec.decode(message.value or b"", expected=SIGNED_RECORD)
         if isinstance(decoded, DecodeFailure):
-            self._refuse(
-                message.topic,
-                message.partition,
-                message.offset,
-                decoded.code,
-                decoded.message_en,
-                None,
-            )
+            self._log_refusal(message, decoded.code, decoded.message_en, None)
             return None
-        candidate = candidate_from_validated(decoded.value, year_record_schema=self._year_record)
+        candidate = candidate_from_signed(decoded.value, year_record_schema=self._year_record)
         if isinstance(candidate, Refusal):
-            self._refuse(
-                message.topic,
-                message.partition,
-                message.offset,
-                candidate.code,
-                candidate.message_en,
-                candidate.vendor_id,
-            )
+            self._log_refusal(message, candidate.code, candidate.message_en, candidate.vendor_id)
             return None
         return Delivery(candidate, message.topic, message.partition, message.offset)
 
-    def _refuse(
+    def _refuse(self, delivery: Delivery, code: str, reason: str) -> None:
+        c = delivery.candidate
+        self._log_refusal(
+            delivery,
+            code,
+            reason,
+            c.vendor_id,
+            record_id=c.record_id,
+            school_year=c.school_year,
+            version=c.version,
+        )
+
+    def _log_refusal(
         self,
-        topic: str,
-        partition: int,
-        offset: int,
+        where: Incoming | Delivery,
         code: str,
         reason: str,
         vendor_id: str | None,
+        **about: object,
     ) -> None:
         self._metrics.shared.reject(code, vendor_id)
         _log.error(
             "refused a message on %s",
-            topic,
+            where.topic,
             extra={
                 "code": code,
                 "reason": reason,
-                "topic": topic,
-                "partition": partition,
-                "offset": offset,
+                "topic": where.topic,
+                "partition": where.partition,
+                "offset": where.offset,
                 "vendor_id": vendor_id,
+                **about,
             },
         )
 
-    async def _store_isolating(self, deliveries: Sequence[Delivery]) -> list[StoreResult]:
+    async def _store_isolating(
+        self, deliveries: Sequence[Delivery]
+    ) -> list[tuple[Delivery, StoreResult]]:
         """Store the batch; if the database refuses a value, store one by one and refuse it."""
         if not deliveries:
             return []
         try:
-            return await self._store_retrying(deliveries)
+            return list(zip(deliveries, await self._store_retrying(deliveries), strict=True))
         except StorageDataError:
             self._metrics.isolated_batches.labels(self._metrics.service).inc()
-        results: list[StoreResult] = []
+        results: list[tuple[Delivery, StoreResult]] = []
         for delivery in deliveries:
             try:
-                results += await self._store_retrying([delivery])
+                (result,) = await self._store_retrying([delivery])
             except StorageDataError as exc:
-                self._refuse(
-                    delivery.topic,
-                    delivery.partition,
-                    delivery.offset,
-                    "E_STORAGE_DB_REFUSED",
-                    f"SQLSTATE {exc.sqlstate}: {exc}",
-                    delivery.candidate.vendor_id,
-                )
+                self._refuse(delivery, "E_STORAGE_DB_REFUSED", f"SQLSTATE {exc.sqlstate}: {exc}")
+                continue
+            results.append((delivery, result))
         return results
 
     async def _store_retrying(self, deliveries: Sequence[Delivery]) -> list[StoreResult]:

@@ -21,15 +21,29 @@ class StorageMetrics:
         r = self.shared.registry
         self.versions = Counter(
             "hocba_storage_versions_total",
-            "Validated records stored, by outcome (VERSION_STORED, VERSION_SUPERSEDED, "
-            "REDELIVERY_IGNORED).",
+            "Signed records by outcome: VERSION_STORED, VERSION_SUPERSEDED, "
+            "VERSION_STORED_LATE, REDELIVERY_IGNORED, or refused: VERSION_CONFLICT_REFUSED, "
+            "RECORD_ID_CONFLICT_REFUSED, LOOKUP_CODE_CONFLICT_REFUSED.",
             ["service", "outcome"],
+            registry=r,
+        )
+        self.pdf_bytes = Counter(
+            "hocba_storage_pdf_bytes_total",
+            "Bytes of signed PDFs stored (new versions only).",
+            ["service"],
             registry=r,
         )
         self.reads = Counter(
             "hocba_storage_reads_total",
-            "Record lookups over HTTP, by outcome (found, not_found, unavailable).",
-            ["service", "outcome"],
+            "Record lookups over HTTP, by resource (record, pdf) and outcome (found, "
+            "not_modified, not_found, invalid, unavailable).",
+            ["service", "resource", "outcome"],
+            registry=r,
+        )
+        self.pdf_served_bytes = Counter(
+            "hocba_storage_pdf_served_bytes_total",
+            "Bytes of signed PDFs sent to readers.",
+            ["service"],
             registry=r,
         )
         self.db_retries = Counter(

@@ -1,31 +1,55 @@
-"""Record identifiers (mã hồ sơ học bạ): ``HB`` + 16 Crockford base32 characters.
+"""The codes a reader may ask for a record by, as a person types them.
 
-80 random bits from :mod:`secrets`, drawn once per student on first sight and kept for
-every school year and version. Random, not derived from the student id, so the
-identifier reveals nothing about the student.
+* a **record id** (mã hồ sơ học bạ): ``HB`` + 16 Crockford base32 characters, stable for
+  the student across school years and versions (the signing service derives it);
+* a **lookup code** (mã số tra cứu học bạ): 16 Crockford base32 characters and a check
+  character, printed on one year page (:mod:`services.core.lookup_code`).
+
+Both forgive case, hyphens and spaces, and read I/L as 1 and O as 0. A lookup code
+carries a check character, so a typo is told apart from a code that names nothing;
+a record id has none (a mistyped one is simply not found).
 """
 
 from __future__ import annotations
 
 import re
-import secrets
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
-__all__ = ["CROCKFORD_ALPHABET", "RECORD_ID_PREFIX", "is_record_id", "new_record_id", "normalise"]
+from services.core.lookup_code import parse_lookup_code
+
+__all__ = [
+    "CROCKFORD_ALPHABET",
+    "RECORD_ID_PATTERN",
+    "RECORD_ID_PREFIX",
+    "CodeKind",
+    "RecordCode",
+    "is_record_id",
+    "normalise",
+    "parse_code",
+]
 
 CROCKFORD_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RECORD_ID_PREFIX: Final = "HB"
-_LENGTH: Final = 16
-_PATTERN: Final = re.compile(r"HB[0-9A-HJKMNP-TV-Z]{16}")
+RECORD_ID_PATTERN: Final = re.compile(r"HB[0-9A-HJKMNP-TV-Z]{16}")
 # Crockford decoding is forgiving of what people misread or mistype.
 _READ_AS: Final = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
 
-def new_record_id() -> str:
-    """A fresh random record identifier, e.g. ``HB7K2M9Q4R8T1V3W5X``."""
-    bits = secrets.randbits(5 * _LENGTH)
-    chars = [CROCKFORD_ALPHABET[(bits >> (5 * i)) & 0x1F] for i in range(_LENGTH)]
-    return RECORD_ID_PREFIX + "".join(reversed(chars))
+class CodeKind(StrEnum):
+    """Which kind of code a reader gave."""
+
+    RECORD_ID = "record_id"
+    LOOKUP_CODE = "lookup_code"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCode:
+    """A code in canonical form: a record id, or a lookup code with its hyphens."""
+
+    kind: CodeKind
+    value: str
 
 
 def normalise(text: str) -> str:
@@ -38,4 +62,19 @@ def normalise(text: str) -> str:
 
 def is_record_id(text: str) -> bool:
     """True for a well-formed record identifier (already normalised)."""
-    return _PATTERN.fullmatch(text) is not None
+    return RECORD_ID_PATTERN.fullmatch(text) is not None
+
+
+def parse_code(text: str) -> RecordCode | None:
+    """The record id or lookup code ``text`` means; None when it is neither (or mistyped).
+
+    The two cannot be confused: a record id is 18 characters starting ``HB``, a lookup
+    code 17 (without its hyphens).
+    """
+    candidate = normalise(text)
+    if is_record_id(candidate):
+        return RecordCode(CodeKind.RECORD_ID, candidate)
+    lookup_code = parse_lookup_code(text)
+    if lookup_code is not None:
+        return RecordCode(CodeKind.LOOKUP_CODE, lookup_code)
+    return None

@@ -14,6 +14,9 @@ variable                       meaning                                         d
 ``HOCBA_STORAGE_DB_RETRY_S``   how long a database outage is retried before    ``60``
                                the service exits (to be restarted); the
                                partition is never skipped
+``HOCBA_STORAGE_PUBLIC_URL``   base URL of the lookup API as others reach it   (none: ``pdf_url``
+                               (``https://...``), for the ``pdf_url`` of        stays null)
+                               ``hocba.records.stored``
 =============================  ==============================================  ====================
 """
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 
 from services.messaging.kafka import KafkaSettings
 from services.messaging.settings import DEFAULT_PG_DSN, SettingsError, env_number
-from services.messaging.topics import RECORDS_STORED, RECORDS_VALIDATED
+from services.messaging.topics import RECORDS_SIGNED, RECORDS_STORED
 
 __all__ = ["DEFAULT_PG_DSN", "SettingsError", "StorageSettings"]
 
@@ -45,8 +48,9 @@ class StorageSettings:
     max_batch: int = 500
     pool_size: int = 8
     db_retry_budget_s: float = 60.0
+    public_url: str | None = None
     #: Not from the environment: tests point these at their own topics, group and schema.
-    validated_topic: str = RECORDS_VALIDATED.name
+    signed_topic: str = RECORDS_SIGNED.name
     stored_topic: str = RECORDS_STORED.name
     group_id: str = "hocba-storage"
     pg_schema: str | None = None
@@ -75,6 +79,9 @@ class StorageSettings:
                 "HOCBA_STORAGE_MAX_BATCH must be ≥ 1 and HOCBA_STORAGE_POOL_SIZE ≥ 2 "
                 "(the pipeline and the HTTP API each need a connection)"
             )
+        public_url = env.get("HOCBA_STORAGE_PUBLIC_URL", "").strip() or None
+        if public_url is not None and not public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"HOCBA_STORAGE_PUBLIC_URL={public_url!r} is not an http(s) URL")
         instance_id = env.get("HOCBA_INSTANCE_ID", "0").strip() or "0"
         if not instance_id.replace("-", "").replace("_", "").isalnum():
             raise SettingsError(f"HOCBA_INSTANCE_ID={instance_id!r} must be letters/digits")
@@ -91,4 +98,5 @@ class StorageSettings:
             max_batch=max_batch,
             pool_size=pool_size,
             db_retry_budget_s=env_number(env, "HOCBA_STORAGE_DB_RETRY_S", 60.0, float),
+            public_url=public_url,
         )

@@ -1,45 +1,99 @@
-"""Which version a record page becomes: pure decisions, no I/O.
+"""What storing a signed record version does: pure decisions, no I/O.
 
 A *record page* is one student's school year (trang học bạ của một năm học), named by
-``(record_id, school_year)``. Content already stored for the page (same SHA-256) is a
-re-delivery and keeps its version; new content becomes the next version and supersedes
-the page's current one (đính chính: a correction is a new version naming its predecessor).
+``(record_id, school_year)``. The signing service decides the record id, the version
+(1, 2, ... per page) and the lookup code; storage keeps what it is given, append-only,
+and checks that it agrees with what it already holds:
+
+* the ``records`` mapping is one student ↔ one record id, for ever: a message naming a
+  student already mapped to another record id (or a record id of another student) is
+  refused (``E_STORAGE_RECORD_ID_CONFLICT``);
+* ``(record_id, school_year, version)`` is written once: the same version again with the
+  same record and PDF hashes is a re-delivery (nothing written, the same StoredRecord
+  emitted again); with other hashes it is refused (``E_STORAGE_VERSION_CONFLICT``) and
+  never overwrites (một bản học bạ đã ký không bao giờ bị sửa);
+* a lookup code (mã số tra cứu) names one page: several versions of a page may share it
+  or have their own, but a code already naming another page is refused
+  (``E_STORAGE_LOOKUP_CODE_CONFLICT``);
+* the page's current version is the highest stored: a newer version supersedes it (đính
+  chính), an older one arriving late is kept but does not move the pointer back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
     "Delivery",
+    "KnownState",
     "Outcome",
     "PageKey",
+    "Signature",
     "StoreResult",
     "StoredVersion",
     "VersionCandidate",
     "VersionDecision",
+    "VersionKey",
     "decide_versions",
 ]
 
 #: ``(record_id, school_year)``
 PageKey = tuple[str, str]
+#: ``(record_id, school_year, version)``
+VersionKey = tuple[str, str, int]
 
 
 class Outcome(StrEnum):
-    """What storing a candidate did (also the audit action)."""
+    """What storing a candidate did; the value is also the audit action."""
 
     STORED = "VERSION_STORED"
     SUPERSEDED = "VERSION_SUPERSEDED"
+    STORED_LATE = "VERSION_STORED_LATE"
     REDELIVERED = "REDELIVERY_IGNORED"
+    VERSION_CONFLICT = "VERSION_CONFLICT_REFUSED"
+    RECORD_ID_CONFLICT = "RECORD_ID_CONFLICT_REFUSED"
+    LOOKUP_CODE_CONFLICT = "LOOKUP_CODE_CONFLICT_REFUSED"
+
+    @property
+    def refusal_code(self) -> str | None:
+        """The catalogued error code of a refusal; None when the candidate was accepted."""
+        return _REFUSAL_CODES.get(self)
+
+    @property
+    def writes_version(self) -> bool:
+        """True when a new row goes into ``record_versions``."""
+        return self in (Outcome.STORED, Outcome.SUPERSEDED, Outcome.STORED_LATE)
+
+
+_REFUSAL_CODES: dict[Outcome, str] = {
+    Outcome.VERSION_CONFLICT: "E_STORAGE_VERSION_CONFLICT",
+    Outcome.RECORD_ID_CONFLICT: "E_STORAGE_RECORD_ID_CONFLICT",
+    Outcome.LOOKUP_CODE_CONFLICT: "E_STORAGE_LOOKUP_CODE_CONFLICT",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One signature on the PDF (chữ ký số), as the SignedRecord states it."""
+
+    #: A SignerRole symbol: HOMEROOM_TEACHER, PRINCIPAL or SCHOOL_SEAL.
+    role: str
+    signer_name: str
+    #: SHA-256 (hex) of the signer's certificate (DER).
+    certificate_sha256: str
+    signed_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
 class VersionCandidate:
-    """A validated year record, flattened into what the store keeps."""
+    """A signed record version, flattened into what the store keeps."""
 
+    record_id: str
+    version: int
+    lookup_code: str
     record_key: str
     school_code: str
     student_id: str
@@ -49,15 +103,34 @@ class VersionCandidate:
     vendor_id: str
     year_result: str | None
     rule_set_version: str
-    validated_at: dt.datetime
-    #: SHA-256 of :attr:`record_json` (UTF-8), the canonical JSON of the YearRecord.
+    #: SHA-256 of :attr:`record_json` (UTF-8), the canonical JSON of the YearRecord; the
+    #: SignedRecord's ``record_sha256``, checked.
     content_sha256: bytes
     record_json: str
+    pdf: bytes
+    #: SHA-256 of :attr:`pdf`, checked against the message's ``pdf_sha256``.
+    pdf_sha256: bytes
+    signatures: tuple[Signature, ...]
+    effective_at: dt.datetime
+    supersedes_version: int | None
+    correction_reason: str | None
+
+    @property
+    def page(self) -> PageKey:
+        return (self.record_id, self.school_year)
+
+    @property
+    def key(self) -> VersionKey:
+        return (self.record_id, self.school_year, self.version)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:
-    """The metadata of a stored version: what ``hocba.records.stored`` and the API tell."""
+    """The metadata of a stored version: what ``hocba.records.stored`` and the API tell.
+
+    Versions stored before signing existed (status VALIDATED) have no lookup code, PDF,
+    effective date or signatures.
+    """
 
     record_id: str
     school_year: str
@@ -71,8 +144,17 @@ class StoredVersion:
     supersedes_version: int | None
     stored_at: dt.datetime
     content_sha256: bytes
-    status: str = "VALIDATED"
+    status: str = "SIGNED"
     lookup_code: str | None = None
+    pdf_sha256: bytes | None = None
+    pdf_size_bytes: int | None = None
+    effective_at: dt.datetime | None = None
+    signatures: tuple[Signature, ...] = ()
+    correction_reason: str | None = None
+
+    @property
+    def key(self) -> VersionKey:
+        return (self.record_id, self.school_year, self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,49 +169,119 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class StoreResult:
-    """What storing one delivery did, and the version it is now."""
+    """What storing one delivery did.
+
+    ``stored`` is the version now held under the candidate's key (the new row, or the
+    row a re-delivery or a version conflict found); None for the other refusals.
+    ``reason`` says why a refusal was made (English, for the log).
+    """
 
     outcome: Outcome
-    stored: StoredVersion
+    stored: StoredVersion | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KnownState:
+    """What the database holds about a batch's students, codes, pages and versions."""
+
+    #: student_id → record_id, and back (the ``records`` table).
+    record_of_student: Mapping[str, str] = field(default_factory=dict)
+    student_of_record: Mapping[str, str] = field(default_factory=dict)
+    #: lookup_code → the page it names (the ``lookup_codes`` table).
+    page_of_code: Mapping[str, PageKey] = field(default_factory=dict)
+    #: The current version of each page.
+    current: Mapping[PageKey, int] = field(default_factory=dict)
+    #: ``(content_sha256, pdf_sha256)`` of each stored version.
+    fingerprints: Mapping[VersionKey, tuple[bytes, bytes | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class VersionDecision:
-    """The version a candidate is (``outcome`` REDELIVERED: an existing one)."""
+    """The outcome for one candidate and what the store must write for it."""
 
-    record_id: str
-    school_year: str
-    version: int
-    supersedes_version: int | None
     outcome: Outcome
+    #: Insert the student ↔ record id row (first sight of the student).
+    new_record: bool = False
+    #: Insert the lookup code → page row (first version carrying this code).
+    new_lookup_code: bool = False
+    #: Why a candidate was refused (English).
+    reason: str = ""
 
 
 def decide_versions(
-    items: Sequence[tuple[PageKey, bytes]],
-    current: Mapping[PageKey, int],
-    known: Mapping[tuple[PageKey, bytes], int],
+    candidates: Sequence[VersionCandidate], known: KnownState
 ) -> list[VersionDecision]:
-    """Decide each ``(page, content_sha256)`` in order, as if stored one after another.
+    """Decide each candidate in order, as if stored one after another.
 
-    ``current`` is each page's current version, ``known`` the version holding each
-    content already stored. Two candidates for one page in the same batch chain up:
-    the second supersedes the first; the same content twice is stored once.
+    Candidates of one batch see each other: the second of two for one page is decided
+    against the first, the same version twice is stored once (the second a re-delivery,
+    or a conflict when its hashes differ).
     """
-    current_now = dict(current)
-    known_now = dict(known)
+    students = dict(known.record_of_student)
+    records = dict(known.student_of_record)
+    codes = dict(known.page_of_code)
+    current = dict(known.current)
+    fingerprints = dict(known.fingerprints)
     decisions: list[VersionDecision] = []
-    for page, digest in items:
-        record_id, school_year = page
-        existing = known_now.get((page, digest))
-        if existing is not None:
+    for c in candidates:
+        mapped_record = students.get(c.student_id)
+        mapped_student = records.get(c.record_id)
+        if mapped_record not in (None, c.record_id):
             decisions.append(
-                VersionDecision(record_id, school_year, existing, None, Outcome.REDELIVERED)
+                VersionDecision(
+                    Outcome.RECORD_ID_CONFLICT,
+                    reason=f"student {c.student_id} has record id {mapped_record}, "
+                    f"not {c.record_id}",
+                )
             )
             continue
-        previous = current_now.get(page)
-        version = 1 if previous is None else previous + 1
-        outcome = Outcome.STORED if previous is None else Outcome.SUPERSEDED
-        decisions.append(VersionDecision(record_id, school_year, version, previous, outcome))
-        current_now[page] = version
-        known_now[(page, digest)] = version
+        if mapped_student not in (None, c.student_id):
+            decisions.append(
+                VersionDecision(
+                    Outcome.RECORD_ID_CONFLICT,
+                    reason=f"record id {c.record_id} belongs to another student, "
+                    f"not {c.student_id}",
+                )
+            )
+            continue
+        stored = fingerprints.get(c.key)
+        if stored is not None:
+            if stored == (c.content_sha256, c.pdf_sha256):
+                decisions.append(VersionDecision(Outcome.REDELIVERED))
+            else:
+                decisions.append(
+                    VersionDecision(
+                        Outcome.VERSION_CONFLICT,
+                        reason=f"version {c.version} of {c.record_id} {c.school_year} is "
+                        "already stored with another record or PDF",
+                    )
+                )
+            continue
+        code_page = codes.get(c.lookup_code)
+        if code_page is not None and code_page != c.page:
+            decisions.append(
+                VersionDecision(
+                    Outcome.LOOKUP_CODE_CONFLICT,
+                    reason=f"lookup code {c.lookup_code} already names another record page",
+                )
+            )
+            continue
+        previous = current.get(c.page)
+        if previous is None:
+            outcome = Outcome.STORED
+        elif c.version > previous:
+            outcome = Outcome.SUPERSEDED
+        else:
+            outcome = Outcome.STORED_LATE
+        decisions.append(
+            VersionDecision(
+                outcome, new_record=mapped_record is None, new_lookup_code=code_page is None
+            )
+        )
+        students[c.student_id] = c.record_id
+        records[c.record_id] = c.student_id
+        codes[c.lookup_code] = c.page
+        fingerprints[c.key] = (c.content_sha256, c.pdf_sha256)
+        current[c.page] = max(c.version, previous or 0)
     return decisions

@@ -1,52 +1,65 @@
 """The PostgreSQL record store on the real database, in a schema of its own.
 
-Batch semantics, concurrent replicas, the append-only guards of the migration, and
-a rough throughput figure of the batch insert path (printed with ``-s``).
+The store's contract (the same test bodies the in-memory fake passes), concurrent
+replicas, the append-only guards and checks of the migrations, migration 0003 over
+rows stored under 0002, and a rough throughput figure of the batch insert path
+(printed with ``-s``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
-from services.messaging.codec import Decoded, default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.stack.migrations import apply_migrations
-from services.storage.mapping import candidate_from_validated
+from services.storage.errors import StorageUnavailableError
+from services.storage.record_ids import CodeKind, RecordCode
 from services.storage.repository import PgRecordStore, ReadAudit
-from services.storage.versions import Delivery, Outcome, VersionCandidate
-from tests.unit.test_storage_fixtures import VALIDATED, validated_record
+from services.storage.versions import Delivery, Outcome, StoreResult
+from tests.unit.test_storage_contract import CONTRACT, StoreUnderTest, delivery
+from tests.unit.test_storage_fixtures import lookup_code_of, record_id_of, signed_record
 
 pytestmark = pytest.mark.integration
 
 DSN = os.environ.get("HOCBA_PG_DSN", "postgresql://hocba:hocba@127.0.0.1:5432/hocba")
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "storage" / "migrations"
-CODEC = default_codec()
 
 
 @pytest.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    schema = f"storage_repo_{uuid.uuid4().hex[:10]}"
+async def schema() -> AsyncIterator[str]:
+    name = f"storage_repo_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(DSN)
-    await admin.execute(f"CREATE SCHEMA {schema}")
-    await apply_migrations(DSN, MIGRATIONS, schema=schema)
-    created = await asyncpg.create_pool(
+    await admin.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield name
+    finally:
+        await admin.execute(f"DROP SCHEMA {name} CASCADE")
+        await admin.close()
+
+
+async def _pool(schema: str) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
         DSN, min_size=2, max_size=4, server_settings={"search_path": schema}
     )
+
+
+@pytest.fixture
+async def pool(schema: str) -> AsyncIterator[asyncpg.Pool]:
+    await apply_migrations(DSN, MIGRATIONS, schema=schema)
+    created = await _pool(schema)
     try:
         yield created
     finally:
         await created.close()
-        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        await admin.close()
 
 
 @pytest.fixture
@@ -54,86 +67,153 @@ def store(pool: asyncpg.Pool) -> PgRecordStore:
     return PgRecordStore(pool, ServiceMetrics("storage"), actor="hocba-storage/test")
 
 
-def delivery(student: str, offset: int = 0, **changes: Any) -> Delivery:
-    decoded = CODEC.decode(CODEC.encode(VALIDATED, validated_record(student, **changes)))
-    assert isinstance(decoded, Decoded)
-    candidate = candidate_from_validated(decoded.value)
-    assert isinstance(candidate, VersionCandidate)
-    return Delivery(candidate, "t", 0, offset)
+@pytest.mark.parametrize("case", CONTRACT, ids=lambda case: case.__name__)
+async def test_postgres_store_keeps_the_contract(
+    case: Callable[[StoreUnderTest], Awaitable[None]], store: PgRecordStore
+) -> None:
+    await case(store)
 
 
-async def test_one_batch_chains_versions_per_page(store: PgRecordStore) -> None:
-    batch = [
-        delivery("S1", 0),
-        delivery("S1", 1, days_absent=7),
-        delivery("S1", 2, school_year="2025-2026", grade=5),
-        delivery("S1", 3),
-        delivery("S2", 4),
-    ]
-    results = await store.store_batch(batch)
-    assert [(r.outcome, r.stored.school_year, r.stored.version) for r in results] == [
-        (Outcome.STORED, "2024-2025", 1),
-        (Outcome.SUPERSEDED, "2024-2025", 2),
-        (Outcome.STORED, "2025-2026", 1),
-        (Outcome.REDELIVERED, "2024-2025", 1),
-        (Outcome.STORED, "2024-2025", 1),
-    ]
-    assert len({r.stored.record_id for r in results[:4]}) == 1
-    assert results[4].stored.record_id != results[0].stored.record_id
-    audit = ReadAudit("test", {"code": results[0].stored.record_id})
-    current = await store.read_current(results[0].stored.record_id, audit)
-    assert [(v.school_year, v.version, v.supersedes_version) for v in current] == [
-        ("2024-2025", 2, 1),
-        ("2025-2026", 1, None),
-    ]
+async def _retrying(store: PgRecordStore, batch: Sequence[Delivery]) -> list[StoreResult]:
+    """What the handler does: a lost race is retried until the transaction commits."""
+    for _ in range(20):
+        try:
+            return await store.store_batch(batch)
+        except StorageUnavailableError:
+            await asyncio.sleep(0.05)
+    raise AssertionError("the batch never committed")
 
 
-async def test_concurrent_replicas_agree_on_record_ids_and_versions(store: PgRecordStore) -> None:
+async def test_concurrent_replicas_agree_on_record_ids_versions_and_pointers(
+    store: PgRecordStore,
+) -> None:
     students = [f"C{i:03d}" for i in range(60)]
-    first = [delivery(s, i) for i, s in enumerate(students)]
-    second = [delivery(s, i, days_absent=9) for i, s in enumerate(reversed(students))]
-    results = await asyncio.gather(store.store_batch(first), store.store_batch(second))
-    ids = {r.stored.student_id: r.stored.record_id for r in results[0]}
-    assert all(ids[r.stored.student_id] == r.stored.record_id for r in results[1])
+    first = [delivery(signed_record(s, days_absent=1), i) for i, s in enumerate(students)]
+    second = [
+        delivery(signed_record(s, version=2, days_absent=2), i)
+        for i, s in enumerate(reversed(students))
+    ]
+    # The same first versions again at the same time: a zombie replaying its batch.
+    results = await asyncio.gather(
+        _retrying(store, first), _retrying(store, second), _retrying(store, first)
+    )
+    assert all(r.outcome.refusal_code is None for batch in results for r in batch)
     for student in students:
-        versions = await store.all_versions(ids[student])
-        assert [v.version for v in versions] == [1, 2]
+        record_id = record_id_of(student)
+        assert await store.record_id_of(student) == record_id
+        assert [v.version for v in await store.all_versions(record_id)] == [1, 2]
+        audit = ReadAudit("test", {})
+        (current,) = await store.read_current(RecordCode(CodeKind.RECORD_ID, record_id), audit)
+        assert current.version == 2
 
 
-async def test_versions_and_audit_are_append_only(store: PgRecordStore, pool: asyncpg.Pool) -> None:
-    (result,) = await store.store_batch([delivery("A1")])
-    record_id = result.stored.record_id
+async def test_versions_mappings_and_audit_are_append_only(
+    store: PgRecordStore, pool: asyncpg.Pool
+) -> None:
+    datum = signed_record("A1")
+    await store.store_batch([delivery(datum)])
+    record_id = datum["record_id"]
     async with pool.acquire() as conn:
-        with pytest.raises(asyncpg.RestrictViolationError):
+        for statement in (
+            "UPDATE record_versions SET grade = 5 WHERE record_id = $1",
+            "UPDATE record_versions SET correction_reason = 'x' WHERE record_id = $1",
+            "DELETE FROM record_versions WHERE record_id = $1",
+            "UPDATE records SET student_id = 'A2' WHERE record_id = $1",
+            "DELETE FROM records WHERE record_id = $1",
+            "UPDATE lookup_codes SET school_year = '2030-2031' WHERE record_id = $1",
+            "DELETE FROM lookup_codes WHERE record_id = $1",
+            "DELETE FROM record_audit WHERE record_id = $1",
+        ):
+            with pytest.raises(asyncpg.RestrictViolationError):
+                await conn.execute(statement, record_id)
+
+
+async def test_the_database_refuses_a_pdf_that_does_not_match_its_hash(
+    store: PgRecordStore, pool: asyncpg.Pool
+) -> None:
+    datum = signed_record("A3")
+    await store.store_batch([delivery(datum)])
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute(
-                "UPDATE record_versions SET grade = 5 WHERE record_id = $1", record_id
+                """
+                INSERT INTO record_versions
+                SELECT record_id, school_year, 2, record_key, school_code, student_id,
+                       national_id, grade, vendor_id, year_result, rule_set_version,
+                       validated_at, content_sha256, record, status, 1, lookup_code,
+                       'not the signed pdf'::bytea, pdf_sha256, effective_at, stored_at,
+                       signatures, correction_reason
+                FROM record_versions WHERE record_id = $1
+                """,
+                datum["record_id"],
             )
-        with pytest.raises(asyncpg.RestrictViolationError):
-            await conn.execute("DELETE FROM record_versions WHERE record_id = $1", record_id)
-        with pytest.raises(asyncpg.RestrictViolationError):
-            await conn.execute("DELETE FROM record_audit WHERE record_id = $1", record_id)
-        # Signing may fill its columns once.
+
+
+async def test_migration_0003_keeps_what_0002_stored(schema: str, tmp_path: Path) -> None:
+    """A database with records stored before signing moves to 0003 intact."""
+    for path in sorted(MIGRATIONS.glob("000[12]_*.sql")):
+        shutil.copy(path, tmp_path / path.name)
+    await apply_migrations(DSN, tmp_path, schema=schema)
+    legacy_id = "HB0000000000000001"
+    conn = await asyncpg.connect(DSN, server_settings={"search_path": schema})
+    try:
         await conn.execute(
-            "UPDATE record_versions SET status = 'SIGNED', lookup_code = 'LC1', "
-            "pdf_sha256 = $2, effective_at = now() WHERE record_id = $1",
-            record_id,
-            b"\x01" * 32,
+            "INSERT INTO records (record_id, student_id) VALUES ($1, 'OLD1')", legacy_id
         )
-        with pytest.raises(asyncpg.RestrictViolationError):
+        for version, code in ((1, None), (2, "LEGACY-CODE")):
             await conn.execute(
-                "UPDATE record_versions SET lookup_code = 'LC2' WHERE record_id = $1", record_id
+                """
+                INSERT INTO record_versions (record_id, school_year, version, record_key,
+                    school_code, student_id, grade, vendor_id, rule_set_version, validated_at,
+                    content_sha256, record, supersedes_version, stored_at)
+                VALUES ($1, '2024-2025', $2, 'S|OLD1|2024-2025', 'S', 'OLD1', 4, 'v',
+                    'tt27', now(), $3, '{}', $4, now())
+                """,
+                legacy_id,
+                version,
+                bytes([version]) * 32,
+                version - 1 or None,
             )
+            if code is not None:
+                await conn.execute(
+                    "UPDATE record_versions SET status = 'SIGNED', lookup_code = $2, "
+                    "pdf_sha256 = $3, effective_at = now() WHERE record_id = $1 AND version = 2",
+                    legacy_id,
+                    code,
+                    b"\x02" * 32,
+                )
+        assert await apply_migrations(DSN, MIGRATIONS, schema=schema) == ["0003_signed_records"]
+        assert await conn.fetchval("SELECT count(*) FROM record_versions") == 2
+        page = await conn.fetchrow("SELECT * FROM lookup_codes WHERE lookup_code = 'LEGACY-CODE'")
+        assert (page["record_id"], page["school_year"]) == (legacy_id, "2024-2025")
+    finally:
+        await conn.close()
+    pool = await _pool(schema)
+    try:
+        store = PgRecordStore(pool, ServiceMetrics("storage"), actor="hocba-storage/test")
+        versions = await store.all_versions(legacy_id)
+        assert [(v.version, v.status, v.pdf_size_bytes) for v in versions] == [
+            (1, "VALIDATED", None),
+            (2, "SIGNED", None),
+        ]
+        # The same student's signed record under another record id is refused, not merged.
+        (refused,) = await store.store_batch([delivery(signed_record("OLD1"))])
+        assert refused.outcome is Outcome.RECORD_ID_CONFLICT
+    finally:
+        await pool.close()
 
 
 async def test_batch_insert_throughput(store: PgRecordStore) -> None:
-    batches = [[delivery(f"P{b:03d}-{i:03d}", i) for i in range(500)] for b in range(8)]
+    batches = [
+        [delivery(signed_record(f"P{b:03d}-{i:03d}"), i) for i in range(500)] for b in range(8)
+    ]
     started = time.perf_counter()
     for batch in batches:
         results = await store.store_batch(batch)
         assert all(r.outcome is Outcome.STORED for r in results)
     elapsed = time.perf_counter() - started
     rate = 4000 / elapsed
-    print(f"\nbatch insert path: 4000 new records in {elapsed:.2f} s = {rate:,.0f} rows/s")
+    print(f"\nbatch insert path: 4000 signed versions in {elapsed:.2f} s = {rate:,.0f} rows/s")
     started = time.perf_counter()
     for batch in batches:
         await store.store_batch(batch)
@@ -141,3 +221,6 @@ async def test_batch_insert_throughput(store: PgRecordStore) -> None:
     print(f"replay (all re-deliveries): {replay:,.0f} rows/s")
     # Records are ~1/20 of events: 5,000 events/s need ~250 records/s. Keep a wide margin.
     assert rate > 1000
+    assert (
+        lookup_code_of(record_id_of("P000-000"), "2024-2025") == batches[0][0].candidate.lookup_code
+    )

@@ -1,4 +1,5 @@
-"""The storage service on the real local stack: Kafka in, PostgreSQL, Kafka out, HTTP.
+"""The storage service on the real local stack: signed records in over Kafka, PostgreSQL,
+StoredRecords out over Kafka, lookups and PDFs over HTTP.
 
 Each test runs the service built by ``bootstrap`` on its own input/output topics and
 consumer group, against its own PostgreSQL schema (migrations applied there), so tests
@@ -28,9 +29,8 @@ from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
 from services.stack.migrations import apply_migrations
 from services.storage.app import StorageService, bootstrap
-from services.storage.record_ids import is_record_id
 from services.storage.settings import StorageSettings
-from tests.unit.test_storage_fixtures import VALIDATED, validated_record
+from tests.unit.test_storage_fixtures import SIGNED, record_id_of, signed_record
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ async def pg_schema() -> AsyncIterator[str]:
 @pytest.fixture
 async def topics() -> AsyncIterator[tuple[str, str]]:
     suffix = uuid.uuid4().hex[:10]
-    names = (f"test.validated.{suffix}", f"test.stored.{suffix}")
+    names = (f"test.signed.{suffix}", f"test.stored.{suffix}")
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA.bootstrap_servers)
     await admin.start()
     try:
@@ -80,7 +80,7 @@ def settings(pg_schema: str, topics: tuple[str, str]) -> StorageSettings:
         StorageSettings.from_env({}),
         pg_dsn=DSN,
         kafka=KAFKA,
-        validated_topic=topics[0],
+        signed_topic=topics[0],
         stored_topic=topics[1],
         group_id=f"test-storage-{uuid.uuid4().hex[:8]}",
         pg_schema=pg_schema,
@@ -161,36 +161,51 @@ async def read_stored(
 
 
 def message(student: str, **changes: Any) -> tuple[bytes, bytes]:
-    datum = validated_record(student, **changes)
-    return datum["record_key"].encode(), CODEC.encode(VALIDATED, datum)
+    datum = signed_record(student, **changes)
+    return datum["record_key"].encode(), CODEC.encode(SIGNED, datum)
 
 
 def student() -> str:
     return f"HS{uuid.uuid4().hex[:12].upper()}"
 
 
-async def test_a_validated_record_is_stored_pointed_audited_and_announced(
+def rejected(running: Running, code: str, vendor: str = "vendor-a") -> float:
+    registry = running.service.metrics.shared.registry
+    labels = {"service": "storage", "code": code, "vendor": vendor}
+    return registry.get_sample_value("hocba_messages_rejected_total", labels) or 0.0
+
+
+async def test_a_signed_record_is_stored_pointed_audited_and_announced(
     running: Running, topics: tuple[str, str]
 ) -> None:
     sid = student()
+    datum = signed_record(sid)
     await publish(topics[0], [message(sid)])
     ((key, stored, _),) = await read_stored(topics[1], 1)
     assert key == f"79000701|{sid}|2024-2025".encode()
-    assert is_record_id(stored["record_id"])
+    assert stored["record_id"] == datum["record_id"] == record_id_of(sid)
     assert (stored["version"], stored["supersedes_version"], stored["lookup_code"]) == (
         1,
         None,
-        None,
+        datum["lookup_code"],
     )
+    assert (stored["pdf_sha256"], stored["pdf_size_bytes"]) == (
+        datum["pdf_sha256"],
+        len(datum["pdf"]),
+    )
+    assert (stored["effective_at"], stored["pdf_url"]) == (datum["effective_at"], None)
     assert (stored["student_id"], stored["school_year"], stored["grade"]) == (sid, "2024-2025", 4)
-    assert (stored["year_result"], stored["national_id"]) == ("HTT", "079215000123")
+    assert (stored["year_result"], stored["national_id"]) == (
+        "HTT",
+        datum["record"]["student"]["national_id"],
+    )
 
     store = running.service.store
     assert await store.record_id_of(sid) == stored["record_id"]
     (version,) = await store.all_versions(stored["record_id"])
     assert (version.version, version.status, version.stored_at) == (
         1,
-        "VALIDATED",
+        "SIGNED",
         stored["stored_at"],
     )
     (entry,) = await store.audit_trail(stored["record_id"])
@@ -200,7 +215,7 @@ async def test_a_validated_record_is_stored_pointed_audited_and_announced(
         "vendor-a",
     )
     assert (entry.school_year, entry.version, entry.detail["topic"]) == ("2024-2025", 1, topics[0])
-    assert entry.detail["content_sha256"] == version.content_sha256.hex()
+    assert entry.detail["content_sha256"] == version.content_sha256.hex() == datum["record_sha256"]
 
 
 async def test_the_same_message_twice_is_one_version_and_the_same_stored_message(
@@ -222,51 +237,131 @@ async def test_the_same_message_twice_is_one_version_and_the_same_stored_message
     assert actions == ["VERSION_STORED", "REDELIVERY_IGNORED"]
 
 
-async def test_changed_content_is_the_next_version_and_moves_the_current_pointer(
+async def test_corrections_late_versions_and_lookups_by_code_id_and_pdf(
     running: Running, topics: tuple[str, str]
 ) -> None:
     sid = student()
-    await publish(topics[0], [message(sid, days_absent=2)])
+    v1 = signed_record(sid, days_absent=2)
+    v2 = signed_record(sid, version=2, days_absent=5, result="HT", correction_reason="Sửa")
+    v3 = signed_record(sid, version=3, days_absent=6, result="HT")
+    # Version 2 overtakes version 1 (e.g. after a replay upstream); then the correction v3.
+    key = v1["record_key"].encode()
+    await publish(topics[0], [(key, CODEC.encode(SIGNED, v2))])
     await read_stored(topics[1], 1, settle_s=0.2)
     await publish(
-        topics[0], [message(sid, days_absent=5, result="HT"), message(sid, days_absent=2)]
+        topics[0],
+        [message(sid, days_absent=2), message(sid, version=3, days_absent=6, result="HT")],
     )
     outputs = await read_stored(topics[1], 3)
     assert [(o[1]["version"], o[1]["supersedes_version"]) for o in outputs] == [
-        (1, None),
         (2, 1),
-        (1, None),  # the old content again: a re-delivery of version 1, no version 3
+        (1, None),
+        (3, 2),
     ]
-    record_id = outputs[0][1]["record_id"]
+    record_id = v1["record_id"]
     store = running.service.store
     assert [(v.version, v.year_result) for v in await store.all_versions(record_id)] == [
         (1, "HTT"),
         (2, "HT"),
+        (3, "HT"),
     ]
     actions = [(e.action, e.version) for e in await store.audit_trail(record_id)]
     assert actions == [
-        ("VERSION_STORED", 1),
-        ("VERSION_SUPERSEDED", 2),
-        ("REDELIVERY_IGNORED", 1),
+        ("VERSION_STORED", 2),
+        ("VERSION_STORED_LATE", 1),
+        ("VERSION_SUPERSEDED", 3),
     ]
-    # Another school year of the same student keeps the record id, starts at version 1.
+    # Another school year of the same student: same record id, its own code, version 1.
     await publish(topics[0], [message(sid, school_year="2025-2026", grade=5)])
     (next_year,) = [
         o for o in await read_stored(topics[1], 4) if o[1]["school_year"] == "2025-2026"
     ]
     assert (next_year[1]["record_id"], next_year[1]["version"]) == (record_id, 1)
+    assert next_year[1]["lookup_code"] != v1["lookup_code"]
 
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"{running.base}/v1/records/{record_id}") as response,
-    ):
-        assert response.status == 200
-        body = await response.json()
-    assert body["record_id"] == record_id
-    assert [(v["school_year"], v["version"]) for v in body["current_versions"]] == [
-        ("2024-2025", 2),
+    code = v1["lookup_code"]
+    async with aiohttp.ClientSession(headers={"User-Agent": "storage-test"}) as http:
+        async with http.get(f"{running.base}/v1/records/{record_id}") as response:
+            assert response.status == 200
+            by_id = await response.json()
+        async with http.get(f"{running.base}/v1/records/{code.replace('-', '').lower()}") as r:
+            assert r.status == 200
+            by_code = await r.json()
+        async with http.get(f"{running.base}/v1/records/{code}/pdf") as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "application/pdf"
+            etag = response.headers["ETag"]
+            assert "attachment" in response.headers["Content-Disposition"]
+            pdf = await response.read()
+        async with http.get(
+            f"{running.base}/v1/records/{code}/pdf", headers={"If-None-Match": etag}
+        ) as response:
+            assert response.status == 304
+        async with http.get(f"{running.base}/v1/records/{code}/pdf?version=1") as response:
+            assert response.status == 200
+            old_pdf = await response.read()
+    assert [(v["school_year"], v["version"]) for v in by_id["current_versions"]] == [
+        ("2024-2025", 3),
         ("2025-2026", 1),
     ]
+    (view,) = by_code["current_versions"]
+    assert (view["version"], view["lookup_code"], view["pdf_sha256"]) == (
+        3,
+        code,
+        v3["pdf_sha256"],
+    )
+    assert [s["role"] for s in view["signatures"]] == [
+        "HOMEROOM_TEACHER",
+        "PRINCIPAL",
+        "SCHOOL_SEAL",
+    ]
+    assert (pdf, etag, old_pdf) == (v3["pdf"], f'"{v3["pdf_sha256"]}"', v1["pdf"])
+    assert v2["pdf"] != pdf
+
+
+async def test_conflicts_and_inconsistent_records_are_refused_counted_and_never_stored(
+    running: Running, topics: tuple[str, str]
+) -> None:
+    sid, thief = student(), student()
+    original = signed_record(sid)
+    await publish(topics[0], [message(sid)])
+    await read_stored(topics[1], 1, settle_s=0.2)
+    key = original["record_key"].encode()
+    other_content = signed_record(sid, days_absent=40)
+    tampered = signed_record(sid, version=2, days_absent=3)
+    tampered["pdf"] += b"tampered"
+    stolen_id = signed_record(thief, record_id=original["record_id"])
+    ok = message(sid, version=2, days_absent=3)
+    await publish(
+        topics[0],
+        [
+            (key, CODEC.encode(SIGNED, other_content)),
+            (key, CODEC.encode(SIGNED, tampered)),
+            (stolen_id["record_key"].encode(), CODEC.encode(SIGNED, stolen_id)),
+            ok,
+        ],
+    )
+    outputs = await read_stored(topics[1], 2)
+    assert [o[1]["version"] for o in outputs] == [1, 2]
+    assert rejected(running, "E_STORAGE_VERSION_CONFLICT") == 1
+    assert rejected(running, "E_STORAGE_HASH_MISMATCH") == 1
+    assert rejected(running, "E_STORAGE_RECORD_ID_CONFLICT") == 1
+    store = running.service.store
+    versions = await store.all_versions(original["record_id"])
+    assert [(v.version, v.pdf_sha256 and v.pdf_sha256.hex()) for v in versions] == [
+        (1, original["pdf_sha256"]),
+        (2, signed_record(sid, version=2, days_absent=3)["pdf_sha256"]),
+    ]
+    assert await store.record_id_of(thief) is None
+    actions = [e.action for e in await store.audit_trail(original["record_id"])]
+    assert sorted(actions) == sorted(
+        [
+            "VERSION_STORED",
+            "VERSION_CONFLICT_REFUSED",
+            "RECORD_ID_CONFLICT_REFUSED",
+            "VERSION_SUPERSEDED",
+        ]
+    )
 
 
 async def test_garbage_is_counted_and_the_partition_keeps_flowing(
@@ -278,24 +373,19 @@ async def test_garbage_is_counted_and_the_partition_keeps_flowing(
     await publish(topics[0], [(key, b"garbage"), (key, unknown), (key, b""), (key, good)])
     ((_, stored, _),) = await read_stored(topics[1], 1)
     assert stored["student_id"] == sid
-    registry = running.service.metrics.shared.registry
-
-    def rejected(code: str) -> float:
-        labels = {"service": "storage", "code": code, "vendor": "unknown"}
-        return registry.get_sample_value("hocba_messages_rejected_total", labels) or 0.0
-
-    assert rejected("E_NOT_AVRO_SINGLE_OBJECT") == 2
-    assert rejected("E_UNKNOWN_SCHEMA_FINGERPRINT") == 1
+    assert rejected(running, "E_NOT_AVRO_SINGLE_OBJECT", "unknown") == 2
+    assert rejected(running, "E_UNKNOWN_SCHEMA_FINGERPRINT", "unknown") == 1
     assert running.service.pipeline.ready
 
 
-async def test_http_lookup_found_not_found_and_every_read_audited(
+async def test_http_lookup_found_not_found_typo_and_every_read_audited(
     running: Running, topics: tuple[str, str]
 ) -> None:
     sid = student()
     await publish(topics[0], [message(sid)])
     ((_, stored, _),) = await read_stored(topics[1], 1, settle_s=0.2)
-    record_id = stored["record_id"]
+    record_id, code = stored["record_id"], stored["lookup_code"]
+    typo = code[:-1] + ("0" if code[-1] != "0" else "1")
     missing = "HB0000000000000000"
     async with aiohttp.ClientSession(headers={"User-Agent": "storage-test"}) as http:
         async with http.get(f"{running.base}/v1/records/{record_id.lower()}") as response:
@@ -304,11 +394,16 @@ async def test_http_lookup_found_not_found_and_every_read_audited(
         async with http.get(f"{running.base}/v1/records/{missing}") as response:
             assert response.status == 404
             error = await response.json()
-        async with http.get(f"{running.base}/v1/records/not-a-code") as response:
+        async with http.get(f"{running.base}/v1/records/{typo}") as response:
+            assert response.status == 400
+            invalid = await response.json()
+        async with http.get(f"{running.base}/v1/records/{missing}/pdf") as response:
             assert response.status == 404
+            assert (await response.json())["code"] == "E_RECORD_NOT_FOUND"
         async with http.get(f"{running.base}/v1/openapi.json") as response:
             assert response.status == 200
-            assert "/v1/records/{code}" in (await response.json())["paths"]
+            paths = (await response.json())["paths"]
+            assert {"/v1/records/{code}", "/v1/records/{code}/pdf"} <= set(paths)
     (view,) = body["current_versions"]
     assert set(view) == {
         "record_id",
@@ -320,23 +415,34 @@ async def test_http_lookup_found_not_found_and_every_read_audited(
         "status",
         "lookup_code",
         "supersedes_version",
+        "effective_at",
         "stored_at",
         "content_sha256",
+        "pdf_sha256",
+        "pdf_size_bytes",
+        "signatures",
     }
-    assert (view["version"], view["status"], view["grade"]) == (1, "VALIDATED", 4)
-    assert len(view["content_sha256"]) == 64
-    assert "Nguyễn" not in str(body)  # no personal data in a lookup
+    assert (view["version"], view["status"], view["grade"], view["lookup_code"]) == (
+        1,
+        "SIGNED",
+        4,
+        code,
+    )
+    assert len(view["content_sha256"]) == len(view["pdf_sha256"]) == 64
+    assert "Nguyễn Thị Minh Anh" not in str(body)  # no personal data of the record
     assert error["code"] == "E_RECORD_NOT_FOUND" and error["message_vi"] and error["message_en"]
+    assert invalid["code"] == "E_LOOKUP_CODE_INVALID"
 
     store = running.service.store
     (read,) = [e for e in await store.audit_trail(record_id) if e.action == "READ"]
     assert read.actor.startswith("http:127.0.0.1") and read.detail["user_agent"] == "storage-test"
     assert read.detail["versions"] == [{"school_year": "2024-2025", "version": 1}]
-    (miss,) = await store.reads_of_code(missing)
-    assert (miss.action, miss.record_id) == ("READ_NOT_FOUND", None)
-    assert [e.action for e in await store.reads_of_code("NOT-A-CODE".replace("-", ""))] == [
-        "READ_NOT_FOUND"
-    ]
+    assert [e.detail["resource"] for e in await store.reads_of_code(missing)] == ["record", "pdf"]
+    (typo_read,) = await store.reads_of_code(typo)
+    assert (typo_read.action, typo_read.detail["error"]) == (
+        "READ_NOT_FOUND",
+        "E_LOOKUP_CODE_INVALID",
+    )
 
 
 async def test_a_crash_after_the_database_commit_replays_without_a_new_version(

@@ -1,4 +1,7 @@
-"""Pipeline benchmark: ingestion → validation → storage on the local stack.
+"""Pipeline benchmark: ingestion → validation on the local stack.
+
+(Records reach storage only once signed, which waits for people's approvals: the
+signing stage has its own benchmark, ``tests/perf/bench_signing.py``.)
 
 Run (the stack up, no platform service running)::
 
@@ -9,15 +12,15 @@ Prints, all measured in the same run on the same broker:
 * the ceiling: raw aiokafka consume throughput of the same encoded events;
 * backlog: a generated school year already on ``hocba.vendor.events`` (published while
   ingestion was paused with SIGSTOP) drained through ingestion and validation, in
-  events/s from SIGCONT to the last record judged; storage is paused meanwhile, so the
-  two stages have the machine (vendors' producers do not run on it in production);
+  events/s from SIGCONT to the last record judged (vendors' producers do not run on the
+  platform's machine in production);
 * live: the same amount published as fast as Kafka takes it while all three services
   run (the publisher sends pre-encoded bytes, as a vendor's system would), timed
-  from the first publish to the last record judged and to the last record stored;
+  from the first publish to the last record judged;
 * CPU: seconds of CPU each process (services, broker, PostgreSQL, this harness) used
   in each window, per event — where the machine's two cores went;
 * latency at a steady rate (default 1,000 events/s): for each record, the time from
-  publishing its year-end submission to seeing it on ``hocba.records.stored``,
+  publishing its year-end submission to seeing it on ``hocba.records.validated``,
   p50 and p99.
 """
 
@@ -86,14 +89,6 @@ async def raw_consume_rate(kafka: KafkaSettings, events: list[VendorEvent]) -> f
     finally:
         await admin.close()
     return len(events) / max(elapsed, 1e-9)
-
-
-async def settle(watch: OutcomeWatch, year: DemoYear, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not watch.settled(year):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"not settled after {timeout:.0f} s")
-        await watch.poll(timeout_ms=100)
 
 
 async def until_judged(watch: OutcomeWatch, year: DemoYear, timeout: float) -> float:
@@ -186,13 +181,12 @@ async def backlog(
     meter: CpuMeter,
     ceiling: float,
 ) -> None:
-    """A backlog drained by ingestion+validation alone, then by storage alone."""
+    """A backlog drained by ingestion+validation."""
     watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
     await watch.start()
     encoded = encode_events(year.events)
     ingestion = [r.running["ingestion"].pid for r in replicas]
-    storage = [r.running["storage"].pid for r in replicas if "storage" in r.running]
-    _signal(storage + ingestion, signal.SIGSTOP)
+    _signal(ingestion, signal.SIGSTOP)
     try:
         # Paused for a second or two: well inside the consumer session timeout.
         await publish_encoded(kafka, encoded)
@@ -207,15 +201,8 @@ async def backlog(
             f"in {last - started:.1f} s)"
         )
         print("  " + cpu_line(before, meter.sample(), len(year.events)))
-        before = meter.sample()
-        started = time.monotonic()
-        _signal(storage, signal.SIGCONT)
-        await settle(watch, year, timeout=600)
-        stored = len(watch.stored) / (time.monotonic() - started)
-        print(f"backlog through storage: {stored:,.0f} records/s ({len(watch.stored)} records)")
-        print("  " + cpu_line(before, meter.sample(), len(year.events)))
     finally:
-        _signal(ingestion + storage, signal.SIGCONT)
+        _signal(ingestion, signal.SIGCONT)
         await watch.stop()
 
 
@@ -224,8 +211,8 @@ def _signal(pids: list[int], signum: int) -> None:
         os.kill(pid, signum)
 
 
-async def live(kafka: KafkaSettings, year: DemoYear, meter: CpuMeter) -> tuple[float, float]:
-    """Events/s with all services running while the events are published."""
+async def live(kafka: KafkaSettings, year: DemoYear, meter: CpuMeter) -> float:
+    """Events/s through ingestion+validation while the events are published."""
     watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
     await watch.start()
     encoded = encode_events(year.events)
@@ -233,19 +220,17 @@ async def live(kafka: KafkaSettings, year: DemoYear, meter: CpuMeter) -> tuple[f
         before = meter.sample()
         started = time.monotonic()
         publishing = asyncio.create_task(publish_encoded(kafka, encoded))
-        await settle(watch, year, timeout=600)
+        last = await until_judged(watch, year, timeout=600)
         await publishing
-        stored = len(year.events) / (time.monotonic() - started)
-        last = max([*watch.judged_at.values(), *watch.refused_at.values()])
         judged = len(year.events) / (last - started)
         print("  " + cpu_line(before, meter.sample(), len(year.events)))
-        return judged, stored
+        return judged
     finally:
         await watch.stop()
 
 
 async def latency(kafka: KafkaSettings, year: DemoYear, rate: float) -> list[float]:
-    """Publish at ``rate`` events/s; per record, year-end published → stored seen."""
+    """Publish at ``rate`` events/s; per record, year-end published → validated seen."""
     codec = default_codec()
     watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
     await watch.start()
@@ -270,11 +255,11 @@ async def latency(kafka: KafkaSettings, year: DemoYear, rate: float) -> list[flo
             if wait > 0:
                 await asyncio.sleep(wait)
         await producer.flush()
-        await settle(watch, year, timeout=300)
+        await until_judged(watch, year, timeout=300)
     finally:
         await producer.stop()
         await watch.stop()
-    return [watch.first_stored_at[k] - published_last[k] for k in watch.stored]
+    return [watch.judged_at[k] - published_last[k] for k in watch.judged_at]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -323,7 +308,7 @@ async def main(args: argparse.Namespace) -> None:
         replicas.append(ServiceProcesses(LOGS / f"replica-{number}", env=env))
     meter = CpuMeter(replicas)
     try:
-        for name in ("ingestion", "validation", "storage"):
+        for name in ("ingestion", "validation"):
             replicas[0].start(name)
         for replica in replicas[1:]:
             for name in ("ingestion", "validation"):
@@ -331,15 +316,14 @@ async def main(args: argparse.Namespace) -> None:
         if len(replicas) > 1:
             await asyncio.sleep(5)  # let the consumer groups settle on their members
         await backlog(kafka, drained, replicas, meter, ceiling)
-        judged, stored = await live(kafka, big, meter)
+        judged = await live(kafka, big, meter)
         print(
             f"live through ingestion+validation: {judged:,.0f} events/s "
-            f"(ratio to the ceiling {judged / ceiling:.2f}); through storage: "
-            f"{stored:,.0f} events/s (ratio {stored / ceiling:.2f})"
+            f"(ratio to the ceiling {judged / ceiling:.2f})"
         )
         delays = await latency(kafka, paced, args.rate)
         print(
-            f"latency at {args.rate:,.0f} events/s, year-end published → stored "
+            f"latency at {args.rate:,.0f} events/s, year-end published → validated "
             f"({len(delays)} records): p50 {_percentile(delays, 50) * 1000:,.0f} ms, "
             f"p99 {_percentile(delays, 99) * 1000:,.0f} ms"
         )

@@ -1,18 +1,23 @@
-"""Pure parts of the storage service: identifiers, version decisions, mapping, error
-classification, settings, the handler over an in-memory store, the public surface."""
+"""Pure parts of the storage service: codes, version decisions, mapping, error
+classification, settings, the handler and the HTTP API over the in-memory store, the
+public surface."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 import services.storage
+from services.core.lookup_code import format_lookup_code
 from services.messaging.codec import Decoded, default_codec
 from services.messaging.jsonform import canonical_json
 from services.messaging.metrics import ServiceMetrics
@@ -24,39 +29,33 @@ from services.storage.errors import (
     StorageUnavailableError,
     translate_db_error,
 )
-from services.storage.handlers import StoreValidatedRecords
-from services.storage.http import RecordsApi, load_openapi
-from services.storage.mapping import Refusal, candidate_from_validated, stored_record_datum
+from services.storage.handlers import StoreSignedRecords
+from services.storage.http import RecordsApi, load_openapi, version_view
+from services.storage.mapping import Refusal, candidate_from_signed, stored_record_datum
 from services.storage.metrics import StorageMetrics
-from services.storage.record_ids import is_record_id, new_record_id, normalise
-from services.storage.repository import ReadAudit
+from services.storage.record_ids import CodeKind, RecordCode, is_record_id, normalise, parse_code
 from services.storage.settings import SettingsError, StorageSettings
 from services.storage.versions import (
     Delivery,
+    KnownState,
     Outcome,
-    PageKey,
+    Signature,
     StoredVersion,
     StoreResult,
     VersionCandidate,
     decide_versions,
 )
-from tests.unit.test_storage_fixtures import VALIDATED, validated_record
+from tests.unit.test_storage_contract import MemoryStore, delivery
+from tests.unit.test_storage_fixtures import SIGNED, record_id_of, signed_record
 
 pytestmark = pytest.mark.unit
 
 CODEC = default_codec()
 STORED = "vn.edu.hocba.StoredRecord"
+CODE = format_lookup_code(0x1234_5678_9ABC_DEF0_1234)
 
 
-# --- record ids -------------------------------------------------------------------------
-
-
-def test_record_ids_are_hb_and_16_crockford_characters() -> None:
-    ids = {new_record_id() for _ in range(2000)}
-    assert len(ids) == 2000
-    for rid in ids:
-        assert len(rid) == 18 and rid.startswith("HB") and is_record_id(rid)
-        assert not set(rid[2:]) & set("ILOU")
+# --- codes ------------------------------------------------------------------------------
 
 
 def test_record_id_normalisation_forgives_case_hyphens_and_lookalikes() -> None:
@@ -67,100 +66,211 @@ def test_record_id_normalisation_forgives_case_hyphens_and_lookalikes() -> None:
     assert not is_record_id("HB7K2M9Q4R8T1V3W5U")  # U is not Crockford
 
 
+def test_a_code_is_a_record_id_or_a_lookup_code_as_typed() -> None:
+    record_id = record_id_of("HS1")
+    assert parse_code(record_id.lower()) == RecordCode(CodeKind.RECORD_ID, record_id)
+    compact = CODE.replace("-", "").lower()
+    assert parse_code(compact) == RecordCode(CodeKind.LOOKUP_CODE, CODE)
+    assert parse_code(f" {CODE} ") == RecordCode(CodeKind.LOOKUP_CODE, CODE)
+    # A lookup code may start with HB: 17 characters, never taken for a record id.
+    hb_code = format_lookup_code((17 << 75) | (11 << 70))  # H = 17, B = 11 in Crockford
+    assert hb_code.startswith("HB")
+    assert parse_code(hb_code) == RecordCode(CodeKind.LOOKUP_CODE, hb_code)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        CODE[:-1] + ("0" if CODE[-1] != "0" else "1"),  # wrong check character
+        CODE[1] + CODE[0] + CODE[2:],  # two neighbours swapped
+        CODE[:-2],  # too short
+        "not-a-code",
+        "",
+    ],
+)
+def test_a_mistyped_code_is_neither(typed: str) -> None:
+    assert parse_code(typed) is None
+
+
 # --- version decisions ------------------------------------------------------------------
 
-PAGE: PageKey = ("HB0000000000000001", "2024-2025")
-A, B, C = b"a" * 32, b"b" * 32, b"c" * 32
+
+def _candidate(student: str = "HS1", **changes: Any) -> VersionCandidate:
+    return delivery(signed_record(student, **changes)).candidate
 
 
-def test_first_content_is_version_1() -> None:
-    (decision,) = decide_versions([(PAGE, A)], {}, {})
-    assert (decision.version, decision.supersedes_version, decision.outcome) == (
-        1,
-        None,
-        Outcome.STORED,
+def test_first_version_is_stored_with_its_record_and_code() -> None:
+    (decision,) = decide_versions([_candidate()], KnownState())
+    assert decision.outcome is Outcome.STORED
+    assert decision.new_record and decision.new_lookup_code and not decision.reason
+
+
+def test_same_version_same_hashes_is_a_redelivery_and_other_hashes_a_conflict() -> None:
+    c = _candidate()
+    known = KnownState(
+        record_of_student={"HS1": c.record_id},
+        student_of_record={c.record_id: "HS1"},
+        page_of_code={c.lookup_code: c.page},
+        current={c.page: 1},
+        fingerprints={c.key: (c.content_sha256, c.pdf_sha256)},
     )
+    other = _candidate(days_absent=9)
+    other_pdf_only = dataclasses.replace(c, pdf_sha256=b"\x01" * 32)
+    decisions = decide_versions([c, other, other_pdf_only], known)
+    assert [d.outcome for d in decisions] == [
+        Outcome.REDELIVERED,
+        Outcome.VERSION_CONFLICT,
+        Outcome.VERSION_CONFLICT,
+    ]
+    assert not decisions[0].new_record and not decisions[0].new_lookup_code
+    assert "already stored" in decisions[1].reason
 
 
-def test_known_content_is_a_redelivery_of_its_version() -> None:
-    decisions = decide_versions([(PAGE, A), (PAGE, B)], {PAGE: 2}, {(PAGE, A): 1, (PAGE, B): 2})
-    assert [(d.version, d.outcome) for d in decisions] == [
-        (1, Outcome.REDELIVERED),
-        (2, Outcome.REDELIVERED),
+def test_a_newer_version_supersedes_and_an_older_one_is_stored_late() -> None:
+    v1, v2, v3 = (_candidate(version=n, days_absent=n) for n in (1, 2, 3))
+    known = KnownState(
+        record_of_student={"HS1": v2.record_id},
+        student_of_record={v2.record_id: "HS1"},
+        page_of_code={v2.lookup_code: v2.page},
+        current={v2.page: 2},
+        fingerprints={v2.key: (v2.content_sha256, v2.pdf_sha256)},
+    )
+    decisions = decide_versions([v3, v1], known)
+    assert [d.outcome for d in decisions] == [Outcome.SUPERSEDED, Outcome.STORED_LATE]
+    assert not any(d.new_lookup_code or d.new_record for d in decisions)
+
+
+def test_record_id_conflicts_both_ways() -> None:
+    c = _candidate()
+    known = KnownState(
+        record_of_student={"HS1": "HB0000000000000001"},
+        student_of_record={"HB0000000000000001": "HS1", c.record_id: "HS-OTHER"},
+    )
+    (decision,) = decide_versions([c], known)
+    assert decision.outcome is Outcome.RECORD_ID_CONFLICT
+    assert decision.outcome.refusal_code == "E_STORAGE_RECORD_ID_CONFLICT"
+    assert "HB0000000000000001" in decision.reason
+    known = KnownState(student_of_record={c.record_id: "HS-OTHER"})
+    (decision,) = decide_versions([c], known)
+    assert decision.outcome is Outcome.RECORD_ID_CONFLICT
+    assert "another student" in decision.reason
+
+
+def test_a_lookup_code_of_another_page_is_refused() -> None:
+    c = _candidate(lookup_code=CODE)
+    (decision,) = decide_versions([c], KnownState(page_of_code={CODE: ("HB0000000000000001", "x")}))
+    assert decision.outcome is Outcome.LOOKUP_CODE_CONFLICT
+    assert decision.outcome.refusal_code == "E_STORAGE_LOOKUP_CODE_CONFLICT"
+
+
+def test_one_batch_chains_in_order() -> None:
+    v1 = _candidate(days_absent=1)
+    v2 = _candidate(version=2, days_absent=2)
+    other_year = _candidate(school_year="2025-2026", grade=5)
+    conflicting_v2 = _candidate(version=2, days_absent=7)
+    stranger = _candidate("HS2", record_id=v1.record_id)
+    decisions = decide_versions([v2, v1, v2, other_year, conflicting_v2, stranger], KnownState())
+    assert [(d.outcome, d.new_record, d.new_lookup_code) for d in decisions] == [
+        (Outcome.STORED, True, True),
+        (Outcome.STORED_LATE, False, False),
+        (Outcome.REDELIVERED, False, False),
+        (Outcome.STORED, False, True),
+        (Outcome.VERSION_CONFLICT, False, False),
+        (Outcome.RECORD_ID_CONFLICT, False, False),
     ]
 
 
-def test_new_content_supersedes_the_current_version() -> None:
-    (decision,) = decide_versions([(PAGE, C)], {PAGE: 2}, {(PAGE, A): 1, (PAGE, B): 2})
-    assert (decision.version, decision.supersedes_version, decision.outcome) == (
-        3,
-        2,
-        Outcome.SUPERSEDED,
-    )
-
-
-def test_one_batch_chains_versions_and_stores_repeated_content_once() -> None:
-    other: PageKey = ("HB0000000000000001", "2025-2026")
-    decisions = decide_versions([(PAGE, A), (other, A), (PAGE, B), (PAGE, A), (PAGE, B)], {}, {})
-    assert [(d.school_year, d.version, d.supersedes_version, d.outcome) for d in decisions] == [
-        ("2024-2025", 1, None, Outcome.STORED),
-        ("2025-2026", 1, None, Outcome.STORED),
-        ("2024-2025", 2, 1, Outcome.SUPERSEDED),
-        ("2024-2025", 1, None, Outcome.REDELIVERED),
-        ("2024-2025", 2, None, Outcome.REDELIVERED),
-    ]
+def test_outcomes_say_whether_they_write_and_how_they_refuse() -> None:
+    writes = {o for o in Outcome if o.writes_version}
+    assert writes == {Outcome.STORED, Outcome.SUPERSEDED, Outcome.STORED_LATE}
+    refused = {o: o.refusal_code for o in Outcome if o.refusal_code}
+    assert set(refused.values()) == {
+        "E_STORAGE_VERSION_CONFLICT",
+        "E_STORAGE_RECORD_ID_CONFLICT",
+        "E_STORAGE_LOOKUP_CODE_CONFLICT",
+    }
 
 
 # --- mapping ----------------------------------------------------------------------------
 
 
 def _decoded(datum: dict[str, Any]) -> dict[str, Any]:
-    decoded = CODEC.decode(CODEC.encode(VALIDATED, datum), expected=VALIDATED)
+    decoded = CODEC.decode(CODEC.encode(SIGNED, datum), expected=SIGNED)
     assert isinstance(decoded, Decoded)
     return decoded.value
 
 
-def test_candidate_hashes_the_canonical_json_of_the_year_record() -> None:
-    value = _decoded(validated_record("HS42"))
-    candidate = candidate_from_validated(value)
+def test_candidate_keeps_what_signing_decided_and_checks_the_hashes() -> None:
+    datum = signed_record("HS42", version=2, correction_reason="Sửa điểm")
+    value = _decoded(datum)
+    candidate = candidate_from_signed(value)
     assert isinstance(candidate, VersionCandidate)
     canonical = canonical_json(
         default_registry().current("vn.edu.hocba.YearRecord"), value["record"]
     )
     assert candidate.record_json.encode() == canonical
-    assert candidate.content_sha256 == hashlib.sha256(canonical).digest()
+    assert candidate.content_sha256.hex() == datum["record_sha256"]
+    assert candidate.pdf_sha256 == hashlib.sha256(datum["pdf"]).digest()
     assert json.loads(candidate.record_json)["student"]["full_name"] == "Nguyễn Thị Minh Anh"
+    assert (candidate.record_id, candidate.version, candidate.lookup_code) == (
+        datum["record_id"],
+        2,
+        datum["lookup_code"],
+    )
+    assert (candidate.supersedes_version, candidate.correction_reason) == (1, "Sửa điểm")
     assert (candidate.record_key, candidate.student_id, candidate.school_year) == (
         "79000701|HS42|2024-2025",
         "HS42",
         "2024-2025",
     )
     assert (candidate.grade, candidate.year_result, candidate.vendor_id) == (4, "HTT", "vendor-a")
-    assert candidate.validated_at == dt.datetime(2025, 5, 20, 8, 0, tzinfo=dt.UTC)
+    assert candidate.effective_at == dt.datetime(2025, 5, 25, 9, 30, tzinfo=dt.UTC)
+    assert candidate.signatures[0] == Signature(
+        "HOMEROOM_TEACHER",
+        "Trần Văn Giáo",
+        hashlib.sha256(b"HOMEROOM_TEACHER").hexdigest(),
+        dt.datetime(2025, 5, 25, 9, 25, tzinfo=dt.UTC),
+    )
 
 
-def test_different_content_gives_a_different_hash() -> None:
-    first = candidate_from_validated(_decoded(validated_record("HS1", days_absent=2)))
-    second = candidate_from_validated(_decoded(validated_record("HS1", days_absent=3)))
-    assert isinstance(first, VersionCandidate) and isinstance(second, VersionCandidate)
-    assert first.content_sha256 != second.content_sha256
+def test_upper_case_hashes_are_accepted() -> None:
+    datum = signed_record("HS1")
+    datum["pdf_sha256"] = datum["pdf_sha256"].upper()
+    assert isinstance(candidate_from_signed(_decoded(datum)), VersionCandidate)
 
 
 @pytest.mark.parametrize(
     ("datum", "code"),
     [
-        (validated_record("HS1", record_key="79000701|OTHER|2024-2025"), "E_STORAGE_KEY_MISMATCH"),
-        (validated_record("HS1", grade=7), "E_STORAGE_BAD_GRADE"),
-        (validated_record("HS1", school_year="2024/25"), "E_STORAGE_BAD_SCHOOL_YEAR"),
-        (validated_record("", record_key="79000701||2024-2025"), "E_STORAGE_MISSING_IDENTIFIER"),
-        (validated_record("HS1", full_name="A\x00B"), "E_STORAGE_NUL_CHARACTER"),
+        (signed_record("HS1", record_key="79000701|OTHER|2024-2025"), "E_STORAGE_KEY_MISMATCH"),
+        (signed_record("HS1", grade=7), "E_STORAGE_BAD_GRADE"),
+        (signed_record("HS1", school_year="2024/25"), "E_STORAGE_BAD_SCHOOL_YEAR"),
+        (signed_record("", record_key="79000701||2024-2025"), "E_STORAGE_MISSING_IDENTIFIER"),
+        (signed_record("HS1", full_name="A\x00B"), "E_STORAGE_NUL_CHARACTER"),
+        (signed_record("HS1", correction_reason="A\x00B"), "E_STORAGE_NUL_CHARACTER"),
+        (signed_record("HS1", pdf_sha256="0" * 64), "E_STORAGE_HASH_MISMATCH"),
+        (signed_record("HS1", pdf_sha256="not hex"), "E_STORAGE_HASH_MISMATCH"),
+        (signed_record("HS1", record_sha256="ab" * 32), "E_STORAGE_HASH_MISMATCH"),
+        (signed_record("HS1", record_id="HB123"), "E_STORAGE_BAD_RECORD_ID"),
+        (signed_record("HS1", lookup_code=CODE.lower()), "E_STORAGE_BAD_LOOKUP_CODE"),
+        (signed_record("HS1", lookup_code=CODE[:-1] + "Z"), "E_STORAGE_BAD_LOOKUP_CODE"),
+        (signed_record("HS1", version=0), "E_STORAGE_BAD_VERSION"),
+        (signed_record("HS1", version=2, supersedes_version=2), "E_STORAGE_BAD_VERSION"),
     ],
 )
-def test_values_the_database_cannot_hold_are_refused(datum: dict[str, Any], code: str) -> None:
-    refusal = candidate_from_validated(_decoded(datum))
+def test_inconsistent_or_unstorable_records_are_refused(datum: dict[str, Any], code: str) -> None:
+    refusal = candidate_from_signed(_decoded(datum))
     assert isinstance(refusal, Refusal)
     assert refusal.code == code and refusal.vendor_id == "vendor-a"
     assert refusal.message_en and refusal.message_vi
+
+
+def test_a_pdf_that_is_not_the_signed_one_is_a_hash_mismatch() -> None:
+    datum = signed_record("HS1")
+    datum["pdf"] = datum["pdf"] + b" tampered"
+    refusal = candidate_from_signed(_decoded(datum))
+    assert isinstance(refusal, Refusal) and refusal.code == "E_STORAGE_HASH_MISMATCH"
+    assert "pdf_sha256" in refusal.message_en and "record_sha256" not in refusal.message_en
 
 
 def _stored(version: int = 2) -> StoredVersion:
@@ -176,18 +286,26 @@ def _stored(version: int = 2) -> StoredVersion:
         year_result="HT",
         supersedes_version=version - 1 or None,
         stored_at=dt.datetime(2025, 6, 1, 1, 2, 3, 4000, tzinfo=dt.UTC),
-        content_sha256=A,
+        content_sha256=b"a" * 32,
+        lookup_code=CODE,
+        pdf_sha256=b"p" * 32,
+        pdf_size_bytes=1234,
+        effective_at=dt.datetime(2025, 5, 25, 9, 30, tzinfo=dt.UTC),
     )
 
 
 def test_stored_record_datum_encodes_and_round_trips() -> None:
-    datum = stored_record_datum(_stored())
+    datum = stored_record_datum(_stored(), public_url="https://hocba.example.vn/")
     decoded = CODEC.decode(CODEC.encode(STORED, datum), expected=STORED)
     assert isinstance(decoded, Decoded)
-    assert decoded.value["record_id"] == "HB0000000000000001"
-    assert (decoded.value["version"], decoded.value["supersedes_version"]) == (2, 1)
-    assert decoded.value["stored_at"] == dt.datetime(2025, 6, 1, 1, 2, 3, 4000, tzinfo=dt.UTC)
-    assert decoded.value["lookup_code"] is None and decoded.value["pdf_sha256"] is None
+    value = decoded.value
+    assert value["record_id"] == "HB0000000000000001"
+    assert (value["version"], value["supersedes_version"], value["lookup_code"]) == (2, 1, CODE)
+    assert value["stored_at"] == dt.datetime(2025, 6, 1, 1, 2, 3, 4000, tzinfo=dt.UTC)
+    assert value["effective_at"] == dt.datetime(2025, 5, 25, 9, 30, tzinfo=dt.UTC)
+    assert (value["pdf_sha256"], value["pdf_size_bytes"]) == ((b"p" * 32).hex(), 1234)
+    assert value["pdf_url"] == f"https://hocba.example.vn/v1/records/{CODE}/pdf?version=2"
+    assert stored_record_datum(_stored())["pdf_url"] is None
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -199,6 +317,7 @@ def test_stored_record_datum_encodes_and_round_trips() -> None:
         (asyncpg.exceptions.SerializationError("x"), StorageUnavailableError),
         (asyncpg.exceptions.DeadlockDetectedError("x"), StorageUnavailableError),
         (asyncpg.exceptions.UniqueViolationError("x"), StorageUnavailableError),
+        (asyncpg.exceptions.ForeignKeyViolationError("x"), StorageUnavailableError),
         (asyncpg.exceptions.AdminShutdownError("x"), StorageUnavailableError),
         (asyncpg.exceptions.TooManyConnectionsError("x"), StorageUnavailableError),
         (asyncpg.exceptions.ConnectionDoesNotExistError("x"), StorageUnavailableError),
@@ -207,6 +326,9 @@ def test_stored_record_datum_encodes_and_round_trips() -> None:
         (asyncpg.exceptions.CharacterNotInRepertoireError("x"), StorageDataError),
         (asyncpg.exceptions.NumericValueOutOfRangeError("x"), StorageDataError),
         (asyncpg.exceptions.ProgramLimitExceededError("x"), StorageDataError),
+        (asyncpg.exceptions.CheckViolationError("x"), StorageDataError),
+        (asyncpg.exceptions.NotNullViolationError("x"), StorageDataError),
+        (asyncpg.exceptions.RestrictViolationError("x"), StorageDataError),
         (asyncpg.exceptions.UndefinedTableError("x"), StorageError),
         (asyncpg.exceptions.InterfaceError("x"), StorageError),
     ],
@@ -226,8 +348,9 @@ def test_settings_defaults_and_environment() -> None:
     default = StorageSettings.from_env({})
     assert (default.http_port, default.http_host, default.instance_id) == (8084, "127.0.0.1", "0")
     assert default.transactional_id == "hocba-storage-0"
-    assert default.validated_topic == "hocba.records.validated"
+    assert default.signed_topic == "hocba.records.signed"
     assert default.stored_topic == "hocba.records.stored"
+    assert default.public_url is None
     custom = StorageSettings.from_env(
         {
             "HOCBA_KAFKA_BOOTSTRAP": "10.0.0.1:9092",
@@ -236,6 +359,7 @@ def test_settings_defaults_and_environment() -> None:
             "HOCBA_STORAGE_PORT": "9000",
             "HOCBA_HTTP_HOST": "0.0.0.0",
             "HOCBA_LOG_LEVEL": "info",
+            "HOCBA_STORAGE_PUBLIC_URL": "https://hocba.example.vn",
         }
     )
     assert custom.kafka.bootstrap_servers == "10.0.0.1:9092"
@@ -245,6 +369,7 @@ def test_settings_defaults_and_environment() -> None:
         "0.0.0.0",
     )
     assert (custom.transactional_id, custom.log_level) == ("hocba-storage-3", "info")
+    assert custom.public_url == "https://hocba.example.vn"
 
 
 @pytest.mark.parametrize(
@@ -254,6 +379,7 @@ def test_settings_defaults_and_environment() -> None:
         {"HOCBA_STORAGE_PORT": "70000"},
         {"HOCBA_STORAGE_MAX_BATCH": "0"},
         {"HOCBA_INSTANCE_ID": "a b"},
+        {"HOCBA_STORAGE_PUBLIC_URL": "hocba.example.vn"},
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str]) -> None:
@@ -261,62 +387,24 @@ def test_bad_settings_are_refused(env: dict[str, str]) -> None:
         StorageSettings.from_env(env)
 
 
-# --- the handler over an in-memory store ------------------------------------------------
-
-
-class MemoryStore:
-    """A minimal in-memory record store (the port's semantics, without SQL)."""
-
-    def __init__(self, failures: Sequence[StorageError] = ()) -> None:
-        self.failures = list(failures)
-        self.ids: dict[str, str] = {}
-        self.current: dict[PageKey, int] = {}
-        self.known: dict[tuple[PageKey, bytes], StoredVersion] = {}
-        self.calls = 0
-
-    async def store_batch(self, deliveries: Sequence[Delivery]) -> list[StoreResult]:
-        self.calls += 1
-        if self.failures:
-            raise self.failures.pop(0)
-        results = []
-        for d in deliveries:
-            c = d.candidate
-            if "refuse-me" in c.record_json:
-                raise StorageDataError("22021 bad", "22021")
-            page = (self.ids.setdefault(c.student_id, new_record_id()), c.school_year)
-            known = {k: v.version for k, v in self.known.items()}
-            (decision,) = decide_versions([(page, c.content_sha256)], self.current, known)
-            if decision.outcome is Outcome.REDELIVERED:
-                results.append(StoreResult(decision.outcome, self.known[(page, c.content_sha256)]))
-                continue
-            stored = StoredVersion(
-                page[0], c.school_year, decision.version, c.record_key, c.school_code,
-                c.student_id, c.national_id, c.grade, c.year_result,
-                decision.supersedes_version, dt.datetime.now(dt.UTC), c.content_sha256,
-            )  # fmt: skip
-            self.known[(page, c.content_sha256)] = stored
-            self.current[page] = decision.version
-            results.append(StoreResult(decision.outcome, stored))
-        return results
-
-    async def read_current(self, record_id: str | None, audit: ReadAudit) -> list[StoredVersion]:
-        return [v for v in self.known.values() if v.record_id == record_id]
-
-    async def ping(self) -> bool:
-        return True
+# --- the handler over the in-memory store -----------------------------------------------
 
 
 def _incoming(value: bytes | None, offset: int) -> Incoming:
     return Incoming("in", 0, offset, b"k", value, 0)
 
 
-def _handler(store: MemoryStore) -> tuple[StoreValidatedRecords, StorageMetrics]:
+def _signed(offset: int, student: str = "HS1", **changes: Any) -> Incoming:
+    return _incoming(CODEC.encode(SIGNED, signed_record(student, **changes)), offset)
+
+
+def _handler(store: MemoryStore) -> tuple[StoreSignedRecords, StorageMetrics]:
     metrics = StorageMetrics(ServiceMetrics("storage"))
 
     async def no_sleep(_: float) -> None:
         return None
 
-    handler = StoreValidatedRecords(
+    handler = StoreSignedRecords(
         store, metrics, stored_topic="out", retry_budget_s=30, sleep=no_sleep
     )
     return handler, metrics
@@ -327,30 +415,61 @@ def _sample(metrics: StorageMetrics, name: str, **labels: str) -> float:
     return value or 0.0
 
 
-async def test_handler_stores_and_emits_one_stored_record_per_message() -> None:
-    store = MemoryStore()
-    handler, metrics = _handler(store)
-    batch = [
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS1")), 0),
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS1", days_absent=9)), 1),
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS1")), 2),
-    ]
-    outputs = await handler(batch)
-    assert [o.topic for o in outputs] == ["out"] * 3
-    assert {o.key for o in outputs} == {b"79000701|HS1|2024-2025"}
+def _stored_values(outputs: Sequence[Any]) -> list[dict[str, Any]]:
     values = []
     for out in outputs:
         decoded = CODEC.decode(out.value, expected=STORED)
         assert isinstance(decoded, Decoded)
-        values.append((decoded.value["version"], decoded.value["supersedes_version"]))
-    assert values == [(1, None), (2, 1), (1, None)]
+        values.append(decoded.value)
+    return values
+
+
+async def test_handler_stores_and_emits_one_stored_record_per_accepted_message() -> None:
+    store = MemoryStore()
+    handler, metrics = _handler(store)
+    batch = [
+        _signed(0),
+        _signed(1, version=2, days_absent=9),
+        _signed(2),  # re-delivery of version 1
+        _signed(3, days_absent=30),  # version 1 with other content: refused
+        _signed(4, "HS2", record_id=record_id_of("HS1")),  # someone else's record id
+    ]
+    outputs = await handler(batch)
+    assert [o.topic for o in outputs] == ["out"] * 3
+    assert {o.key for o in outputs} == {b"79000701|HS1|2024-2025"}
+    values = _stored_values(outputs)
+    assert [(v["version"], v["supersedes_version"]) for v in values] == [
+        (1, None),
+        (2, 1),
+        (1, None),
+    ]
+    datum = signed_record("HS1")
+    assert (values[0]["lookup_code"], values[0]["pdf_sha256"]) == (
+        datum["lookup_code"],
+        datum["pdf_sha256"],
+    )
+    assert values[0]["pdf_size_bytes"] == len(datum["pdf"])
+    assert values[0]["effective_at"] == datum["effective_at"]
+    assert _stored_values([outputs[2]]) == _stored_values([outputs[0]])
     name = "hocba_storage_versions_total"
-    assert _sample(metrics, name, outcome="VERSION_STORED") == 1
-    assert _sample(metrics, name, outcome="VERSION_SUPERSEDED") == 1
-    assert _sample(metrics, name, outcome="REDELIVERY_IGNORED") == 1
+    for outcome, count in [
+        ("VERSION_STORED", 1),
+        ("VERSION_SUPERSEDED", 1),
+        ("REDELIVERY_IGNORED", 1),
+        ("VERSION_CONFLICT_REFUSED", 1),
+        ("RECORD_ID_CONFLICT_REFUSED", 1),
+    ]:
+        assert _sample(metrics, name, outcome=outcome) == count
+    rejected = "hocba_messages_rejected_total"
+    assert _sample(metrics, rejected, code="E_STORAGE_VERSION_CONFLICT", vendor="vendor-a") == 1
+    assert _sample(metrics, rejected, code="E_STORAGE_RECORD_ID_CONFLICT", vendor="vendor-a") == 1
+    stored_bytes = _sample(metrics, "hocba_storage_pdf_bytes_total")
+    assert stored_bytes == len(datum["pdf"]) + len(
+        signed_record("HS1", version=2, days_absent=9)["pdf"]
+    )
 
 
-async def test_garbage_is_counted_logged_and_the_batch_goes_on(
+async def test_garbage_and_inconsistent_records_are_counted_logged_and_the_batch_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     handler, metrics = _handler(MemoryStore())
@@ -359,8 +478,9 @@ async def test_garbage_is_counted_logged_and_the_batch_goes_on(
         _incoming(b"not avro at all", 0),
         _incoming(None, 1),
         _incoming(unknown_fp, 2),
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS1", grade=9)), 3),
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS2")), 4),
+        _signed(3, grade=9),
+        _signed(4, pdf_sha256="0" * 64),
+        _signed(5, "HS2"),
     ]
     outputs = await handler(batch)
     assert len(outputs) == 1
@@ -368,15 +488,30 @@ async def test_garbage_is_counted_logged_and_the_batch_goes_on(
     assert _sample(metrics, rejected, code="E_NOT_AVRO_SINGLE_OBJECT", vendor="unknown") == 2
     assert _sample(metrics, rejected, code="E_UNKNOWN_SCHEMA_FINGERPRINT", vendor="unknown") == 1
     assert _sample(metrics, rejected, code="E_STORAGE_BAD_GRADE", vendor="vendor-a") == 1
+    assert _sample(metrics, rejected, code="E_STORAGE_HASH_MISMATCH", vendor="vendor-a") == 1
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 4
-    assert [getattr(r, "offset", None) for r in errors] == [0, 1, 2, 3]
+    assert [getattr(r, "offset", None) for r in errors] == [0, 1, 2, 3, 4]
+
+
+async def test_conflicts_are_logged_with_the_version_they_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    handler, _ = _handler(store)
+    await handler([_signed(0)])
+    assert await handler([_signed(1, days_absent=30)]) == []
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert getattr(error, "code", None) == "E_STORAGE_VERSION_CONFLICT"
+    assert (getattr(error, "record_id", None), getattr(error, "version", None)) == (
+        record_id_of("HS1"),
+        1,
+    )
 
 
 async def test_transient_failures_are_retried_then_stored() -> None:
     store = MemoryStore([StorageUnavailableError("down", "57P01"), StorageUnavailableError("x")])
     handler, metrics = _handler(store)
-    outputs = await handler([_incoming(CODEC.encode(VALIDATED, validated_record("HS1")), 0)])
+    outputs = await handler([_signed(0)])
     assert len(outputs) == 1 and store.calls == 3
     assert _sample(metrics, "hocba_storage_db_retries_total", sqlstate="57P01") == 1
     assert _sample(metrics, "hocba_storage_db_retries_total", sqlstate="none") == 1
@@ -385,26 +520,21 @@ async def test_transient_failures_are_retried_then_stored() -> None:
 async def test_an_outage_longer_than_the_budget_raises_without_output() -> None:
     store = MemoryStore([StorageUnavailableError("down")] * 1000)
     metrics = StorageMetrics(ServiceMetrics("storage"))
-    clock = [0.0]
 
-    async def fake_sleep(seconds: float) -> None:
-        clock[0] += seconds
+    async def no_sleep(_: float) -> None:
+        return None
 
-    handler = StoreValidatedRecords(
-        store, metrics, stored_topic="out", retry_budget_s=0.0, sleep=fake_sleep
+    handler = StoreSignedRecords(
+        store, metrics, stored_topic="out", retry_budget_s=0.0, sleep=no_sleep
     )
     with pytest.raises(StorageUnavailableError):
-        await handler([_incoming(CODEC.encode(VALIDATED, validated_record("HS1")), 0)])
+        await handler([_signed(0)])
 
 
 async def test_a_value_the_database_refuses_is_isolated_and_refused_alone() -> None:
     store = MemoryStore()
     handler, metrics = _handler(store)
-    batch = [
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS1")), 0),
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS2", full_name="refuse-me")), 1),
-        _incoming(CODEC.encode(VALIDATED, validated_record("HS3")), 2),
-    ]
+    batch = [_signed(0), _signed(1, "HS2", full_name="refuse-me"), _signed(2, "HS3")]
 
     # The whole batch fails once (as one transaction would), then one by one.
     original = store.store_batch
@@ -426,6 +556,130 @@ async def test_a_value_the_database_refuses_is_isolated_and_refused_alone() -> N
     )
 
 
+# --- HTTP over the in-memory store ------------------------------------------------------
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[TestClient[Any, Any], MemoryStore, StorageMetrics]]:
+    store = MemoryStore()
+    metrics = StorageMetrics(ServiceMetrics("storage"))
+    app = web.Application()
+    app.add_routes(RecordsApi(store, metrics, load_openapi()).routes())
+    async with TestClient(TestServer(app)) as client:
+        yield client, store, metrics
+
+
+async def test_lookup_by_code_in_any_form_and_by_record_id(
+    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
+) -> None:
+    client, store, metrics = api
+    v1, v2 = signed_record("HS1"), signed_record("HS1", version=2, days_absent=8)
+    await store.store_batch([delivery(v1), delivery(v2)])
+    code = v1["lookup_code"]
+    for typed in (code, code.lower(), code.replace("-", ""), code.replace("-", " ").lower()):
+        response = await client.get(f"/v1/records/{typed}")
+        assert response.status == 200, typed
+        body = await response.json()
+        assert response.headers["Cache-Control"] == "no-store"
+        (view,) = body["current_versions"]
+        assert (body["record_id"], view["version"], view["lookup_code"]) == (
+            v1["record_id"],
+            2,
+            code,
+        )
+    assert (view["pdf_sha256"], view["pdf_size_bytes"]) == (v2["pdf_sha256"], len(v2["pdf"]))
+    assert view["effective_at"] == "2025-05-25T09:30:00.000Z"
+    assert view["signatures"][1] == {
+        "role": "PRINCIPAL",
+        "signer_name": "Phạm Thị Hiệu",
+        "certificate_sha256": hashlib.sha256(b"PRINCIPAL").hexdigest(),
+        "signed_at": "2025-05-25T09:27:00.000Z",
+    }
+    assert "Nguyễn Thị Minh Anh" not in json.dumps(body, ensure_ascii=False)
+    response = await client.get(f"/v1/records/{v1['record_id'].lower()}")
+    assert response.status == 200
+    assert [v["version"] for v in (await response.json())["current_versions"]] == [2]
+    found = _sample(metrics, "hocba_storage_reads_total", resource="record", outcome="found")
+    assert found == 5
+
+
+async def test_a_typo_is_400_an_unknown_code_404_and_both_are_audited(
+    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
+) -> None:
+    client, store, _ = api
+    wrong_check = CODE[:-1] + ("0" if CODE[-1] != "0" else "1")
+    response = await client.get(f"/v1/records/{wrong_check}")
+    assert response.status == 400
+    body = await response.json()
+    assert body["code"] == "E_LOOKUP_CODE_INVALID" and body["message_vi"] and body["message_en"]
+    response = await client.get(f"/v1/records/{wrong_check}/pdf")
+    assert response.status == 400
+    response = await client.get(f"/v1/records/{CODE}")
+    assert response.status == 404
+    assert (await response.json())["code"] == "E_RECORD_NOT_FOUND"
+    response = await client.get(f"/v1/records/{CODE}/pdf")
+    assert response.status == 404
+    assert (await response.json())["code"] == "E_RECORD_NOT_FOUND"
+    typo_reads = await store.reads_of_code(wrong_check)
+    assert [(e.action, e.detail["error"], e.detail["resource"]) for e in typo_reads] == [
+        ("READ_NOT_FOUND", "E_LOOKUP_CODE_INVALID", "record"),
+        ("READ_NOT_FOUND", "E_LOOKUP_CODE_INVALID", "pdf"),
+    ]
+    assert [e.action for e in await store.reads_of_code(CODE)] == ["READ_NOT_FOUND"] * 2
+
+
+async def test_the_pdf_with_its_etag_and_an_older_version_on_request(
+    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
+) -> None:
+    client, store, metrics = api
+    v1, v2 = signed_record("HS1"), signed_record("HS1", version=2, days_absent=8)
+    await store.store_batch([delivery(v1), delivery(v2)])
+    code = v1["lookup_code"]
+    response = await client.get(f"/v1/records/{code}/pdf")
+    assert response.status == 200
+    assert response.content_type == "application/pdf"
+    assert await response.read() == v2["pdf"]
+    etag = f'"{v2["pdf_sha256"]}"'
+    assert response.headers["ETag"] == etag
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="hocba-{v1["record_id"]}-2024-2025-v2.pdf"'
+    )
+    response = await client.get(f"/v1/records/{code}/pdf", headers={"If-None-Match": etag})
+    assert response.status == 304 and await response.read() == b""
+    response = await client.get(f"/v1/records/{code}/pdf?version=1")
+    assert await response.read() == v1["pdf"]
+    assert response.headers["ETag"] == f'"{v1["pdf_sha256"]}"'
+    response = await client.get(f"/v1/records/{v1['record_id']}/pdf?school_year=2024-2025")
+    assert await response.read() == v2["pdf"]
+    response = await client.get(f"/v1/records/{code}/pdf?school_year=2025-2026")
+    assert response.status == 404
+    for query in ("version=0", "version=x", "version=99999999999", "school_year=2024"):
+        response = await client.get(f"/v1/records/{code}/pdf?{query}")
+        assert response.status == 400, query
+        assert (await response.json())["code"] == "E_LOOKUP_QUERY_INVALID"
+    reads = await store.reads_of_code(code)
+    assert [e.action for e in reads] == ["READ"] * 3 + ["READ_NOT_FOUND"] * 5
+    assert reads[0].detail["resource"] == "pdf" and reads[0].version == 2
+    served = _sample(metrics, "hocba_storage_pdf_served_bytes_total")
+    assert served == len(v2["pdf"]) + len(v1["pdf"]) + len(v2["pdf"])
+
+
+async def test_an_unavailable_store_is_503_and_nothing_is_answered(
+    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
+) -> None:
+    client, store, _ = api
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise StorageUnavailableError("down")
+
+    store.read_current = down  # type: ignore[method-assign]
+    store.read_pdf = down  # type: ignore[method-assign]
+    for path in (f"/v1/records/{CODE}", f"/v1/records/{CODE}/pdf", "/v1/records/typo"):
+        response = await client.get(path)
+        assert response.status == 503, path
+        assert (await response.json())["code"] == "E_STORAGE_UNAVAILABLE"
+
+
 # --- OpenAPI and public surface ---------------------------------------------------------
 
 
@@ -436,19 +690,27 @@ def test_openapi_document_describes_every_route() -> None:
     served = {route.path for route in api.routes()}
     assert served <= set(document["paths"])
     assert {"/healthz", "/readyz", "/metrics"} <= set(document["paths"])
-    error = document["components"]["schemas"]["Error"]
-    assert set(error["required"]) == {"code", "message_vi", "message_en"}
+    schemas = document["components"]["schemas"]
+    assert set(schemas["Error"]["required"]) == {"code", "message_vi", "message_en"}
+    view = schemas["VersionSummary"]
+    version = StoredVersion(**{**dataclasses.asdict(_stored()), "signatures": ()})
+    assert set(view["required"]) == set(view["properties"]) == set(version_view(version))
+    pdf = document["paths"]["/v1/records/{code}/pdf"]["get"]["responses"]
+    assert {"200", "304", "400", "404", "503"} <= set(pdf)
 
 
 def test_public_surface() -> None:
     assert sorted(services.storage.__all__) == [
+        "CodeKind",
+        "KnownState",
         "Outcome",
+        "RecordCode",
         "StorageSettings",
         "StoredVersion",
         "VersionCandidate",
         "decide_versions",
         "is_record_id",
-        "new_record_id",
+        "parse_code",
     ]
     for name in services.storage.__all__:
         assert hasattr(services.storage, name)
