@@ -365,7 +365,10 @@ def _summary(year: DemoYear, watch: OutcomeWatch, elapsed: float, http: Counter[
         "  of which over HTTP (accepted/duplicate/rejected)",
         f"{sum(http.values())} ({http['accepted']}/{http['duplicate']}/{http['rejected']})",
     )
-    table.add_row("valid records stored in PostgreSQL", f"{len(watch.stored)} / {len(valid)}")
+    table.add_row(
+        "valid records signed (teacher, principal, seal) and stored",
+        f"{len(watch.stored)} / {len(valid)}",
+    )
     table.add_row(
         "records with planted errors refused with their codes", f"{caught} / {len(planted)}"
     )
