@@ -32,14 +32,19 @@ DEV_SIGNERS: Mapping[str, tuple[str, str, str]] = {
 
 
 @contextmanager
-def dev_signing(state_dir: Path, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
-    """Environment additions for the signing service; empty when the caller configured it."""
+def dev_signing(
+    state_dir: Path, env: Mapping[str, str], *, port: int | None = None
+) -> Iterator[dict[str, str]]:
+    """Environment additions for the signing service; empty when the caller configured it.
+
+    ``port``: where a newly built PKI is served (default 9781; an existing one keeps its own).
+    """
     if env.get("HOCBA_SIGNERS_FILE"):
         yield {}
         return
     pki_dir = state_dir / "pki"
     built = (pki_dir / "devpki.json").exists()
-    pki = DevPki(pki_dir) if built else build_dev_pki(pki_dir)
+    pki = DevPki(pki_dir) if built else build_dev_pki(pki_dir, port=port)
     with serve_dev_pki(pki) as services:
         registry = pki_dir / "signers.json"
         registry.write_text(

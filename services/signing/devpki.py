@@ -371,7 +371,8 @@ def serve_dev_pki(
     try:
         server = ThreadingHTTPServer((host, pki.port if port is None else port), handler)
     except OSError as exc:
-        raise DevPkiError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        wanted = pki.port if port is None else port
+        raise DevPkiError(f"cannot listen on {host}:{wanted}: {exc.strerror}") from exc
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="dev-pki-http", daemon=True)
     thread.start()

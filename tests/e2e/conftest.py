@@ -21,7 +21,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 PIPELINE = ("ingestion", "validation", "signing", "storage")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def signing_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The dev PKI served on loopback and a signer registry, as ``hocba run`` sets them up."""
     with dev_signing(tmp_path_factory.mktemp("signing-state"), {}) as env:

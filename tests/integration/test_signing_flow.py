@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,11 @@ NOW = dt.datetime(2025, 5, 25, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def signing_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with dev_signing(tmp_path_factory.mktemp("state"), {}) as env:
+    # A port of its own: the e2e tests may be serving the default one in this session.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with dev_signing(tmp_path_factory.mktemp("state"), {}, port=port) as env:
         yield env
 
 
