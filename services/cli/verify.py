@@ -7,6 +7,9 @@ embedded hoc-ba.json. Prints a summary in Vietnamese and English, or the full re
 Trust anchors: --trust PEM (repeatable), else the files listed in $HOCBA_TRUST_ROOTS
 (separated by ':'). --online also asks the certificates' OCSP/CRL services when the embedded data
 leaves a status unknown; a service that does not answer gives "unknown", not "invalid".
+--platform also asks the platform's database ($HOCBA_PG_DSN) whether the embedded record is the
+current version of its page or was superseded by a correction (the read is audited); an
+unreachable database gives "unknown".
 
 Exit status: 0 valid (revocation possibly unknown: see the summary), 1 invalid, 2 usage error
 (unreadable file, not a PDF, no trust anchor).
@@ -22,14 +25,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
+from services.messaging.metrics import ServiceMetrics
+from services.messaging.settings import DEFAULT_PG_DSN
 from services.signing.errors import InvalidPdf, SigningError
 from services.signing.pades import load_trust_roots
-from services.signing.verification import VerificationReport, verify_pdf
+from services.signing.verification import RecordStatus, VerificationReport, verify_pdf
+from services.storage.repository import PgRecordStore, ReadAudit
 
 __all__ = ["register", "summary_lines"]
 
 TRUST_ENV = "HOCBA_TRUST_ROOTS"
 
+_STATUSES: dict[str, RecordStatus] = {"current": "current", "superseded": "superseded"}
+_STATUS_TEXT: dict[RecordStatus, str] = {
+    "current": "hiện hành / current",
+    "superseded": "đã được thay bằng bản đính chính / superseded by a correction",
+    "unknown": "nền tảng không xác định được / unknown to the platform",
+}
 _REVOCATION_VI = {"good": "còn hiệu lực", "revoked": "ĐÃ BỊ THU HỒI", "unknown": "chưa xác định"}
 
 
@@ -85,7 +99,7 @@ def summary_lines(report: VerificationReport, source: str) -> list[str]:
         match = "" if ef.matches is None else f", khớp / matches: {_yes(ef.matches)}"
         lines.append(f"- Tệp đính kèm / Embedded {ef.name} SHA-256: {ef.sha256}{match}")
     if report.record_status is not None:
-        lines.append(f"- Phiên bản / Version: {report.record_status}")
+        lines.append(f"- Phiên bản / Version: {_STATUS_TEXT[report.record_status]}")
     lines.extend(f"! {problem}" for problem in report.problems)
     return lines
 
@@ -115,9 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"hocba verify: cannot read {source}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        report = asyncio.run(
-            verify_pdf(pdf, roots, online=args.online, expected_record_sha256=args.record_sha256)
-        )
+        report = asyncio.run(_verify(pdf, roots, args))
     except InvalidPdf as exc:
         print(f"hocba verify: {source}: {exc}", file=sys.stderr)
         return 2
@@ -127,6 +139,40 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print("\n".join(summary_lines(report, source)))
     return 0 if report.valid else 1
+
+
+async def _verify(pdf: bytes, roots: Any, args: argparse.Namespace) -> VerificationReport:
+    if not args.platform:
+        return await verify_pdf(
+            pdf, roots, online=args.online, expected_record_sha256=args.record_sha256
+        )
+    pool = None
+    try:
+        pool = await asyncpg.create_pool(
+            os.environ.get("HOCBA_PG_DSN", DEFAULT_PG_DSN), min_size=1, max_size=1, timeout=5
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"hocba verify: the platform database does not answer ({exc})", file=sys.stderr)
+    store = PgRecordStore(pool, ServiceMetrics("verify"), actor="hocba-verify") if pool else None
+
+    async def status(content_sha256: str) -> RecordStatus:
+        if store is None:
+            return "unknown"
+        audit = ReadAudit("hocba-verify", {"purpose": "verify", "via": "cli"})
+        found = await store.content_status(bytes.fromhex(content_sha256), audit)
+        return _STATUSES.get(found, "unknown")
+
+    try:
+        return await verify_pdf(
+            pdf,
+            roots,
+            online=args.online,
+            expected_record_sha256=args.record_sha256,
+            status_lookup=status,
+        )
+    finally:
+        if pool is not None:
+            await pool.close()
 
 
 def register(subparsers: Any) -> None:
@@ -148,6 +194,11 @@ def register(subparsers: Any) -> None:
         "--online",
         action="store_true",
         help="also ask OCSP/CRL services when the embedded data leaves a status unknown",
+    )
+    parser.add_argument(
+        "--platform",
+        action="store_true",
+        help="also ask the platform database whether this version is current or superseded",
     )
     parser.add_argument(
         "--record-sha256",

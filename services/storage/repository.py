@@ -140,6 +140,14 @@ WHERE v.record_id = $1
 ORDER BY v.school_year, v.version
 """
 _RECORD_ID_OF = "SELECT record_id FROM records WHERE student_id = $1"
+# Versions holding this record content, and whether each is its page's current one.
+_CONTENT_STATUS = """
+SELECT v.record_id, v.school_year, v.version, c.version = v.version AS is_current
+FROM record_versions v
+JOIN current_versions c USING (record_id, school_year)
+WHERE v.content_sha256 = $1
+ORDER BY v.version
+"""
 _INSERT_AUDIT = """
 INSERT INTO record_audit (actor, vendor_id, action, record_id, school_year, version, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
@@ -599,6 +607,42 @@ class PgRecordStore:
             self._observe("ping", started)
 
     # Operator and test reads: not audited (they are not record lookups by the public).
+
+    async def content_status(self, content_sha256: bytes, audit: ReadAudit) -> str:
+        """Whether a record content is its page's current version: ``current``,
+        ``superseded`` (a later version replaced it) or ``unknown`` (never stored here).
+
+        The content hash is the SHA-256 of the record's canonical JSON, the file embedded in
+        every signed PDF. Audited like every other read of a record.
+        """
+        started = time.perf_counter()
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(_CONTENT_STATUS, content_sha256)
+                status = (
+                    "unknown"
+                    if not rows
+                    else "current"
+                    if any(r["is_current"] for r in rows)
+                    else "superseded"
+                )
+                first = rows[0] if rows else None
+                detail = {**audit.detail, "content_sha256": content_sha256.hex(), "status": status}
+                await conn.execute(
+                    _INSERT_AUDIT,
+                    audit.actor,
+                    None,
+                    "READ" if rows else "READ_NOT_FOUND",
+                    first["record_id"] if first else None,
+                    first["school_year"] if first else None,
+                    None,
+                    json.dumps(detail, ensure_ascii=False),
+                )
+                return status
+        except _DB_ERRORS as exc:
+            raise translate_db_error(exc, "content_status") from exc
+        finally:
+            self._observe("content_status", started)
 
     async def record_id_of(self, student_id: str) -> str | None:
         """The record id of a student (mã định danh học sinh), if stored."""

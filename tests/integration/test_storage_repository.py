@@ -224,3 +224,30 @@ async def test_batch_insert_throughput(store: PgRecordStore) -> None:
     assert (
         lookup_code_of(record_id_of("P000-000"), "2024-2025") == batches[0][0].candidate.lookup_code
     )
+
+
+async def test_a_content_is_current_then_superseded_and_each_question_is_audited(
+    store: PgRecordStore, pool: asyncpg.Pool
+) -> None:
+    # What `hocba verify --platform` asks with the SHA-256 of the PDF's embedded record.
+    first = signed_record("C1")
+    await store.store_batch([delivery(first)])
+    audit = ReadAudit("hocba-verify", {"purpose": "verify"})
+    content = bytes.fromhex(first["record_sha256"])
+    assert await store.content_status(content, audit) == "current"
+    second = signed_record("C1", version=2, days_absent=9)
+    await store.store_batch([delivery(second, offset=1)])
+    assert await store.content_status(content, audit) == "superseded"
+    assert await store.content_status(bytes.fromhex(second["record_sha256"]), audit) == "current"
+    assert await store.content_status(bytes(32), audit) == "unknown"
+    async with pool.acquire() as conn:
+        actions = await conn.fetch(
+            "SELECT action, detail->>'status' AS status FROM record_audit "
+            "WHERE actor = 'hocba-verify' ORDER BY audit_id"
+        )
+    assert [(a["action"], a["status"]) for a in actions] == [
+        ("READ", "current"),
+        ("READ", "superseded"),
+        ("READ", "current"),
+        ("READ_NOT_FOUND", "unknown"),
+    ]
