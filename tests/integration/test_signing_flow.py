@@ -148,6 +148,7 @@ async def test_a_record_is_signed_by_teacher_principal_and_seal_and_verifies(
     assert report.level == "B-LTA"
     assert report.seal_lock_holds is True
     assert report.embedded_file is not None and report.embedded_file.matches
+    assert _signatures(handler, "signed") == 3
     # The same record delivered again is not a new version, and nothing waits any more.
     assert await run(handler, state, [message]) == []
     late = await run(handler, state, approvals(datum["record_key"]))
@@ -173,6 +174,16 @@ async def test_wrong_approvals_are_refused_and_change_nothing(handler: SigningHa
     refused = await run(handler, state, [revoked])
     assert decode(refused[0])["stage"] == "SIGNING"
     assert [f["code"] for f in decode(refused[0])["findings"]] == ["E_SIGNING_FAILED"]
+    assert _signatures(handler, "failed") == 1
     # Still waiting for the teacher: the right approvals now go through.
     outputs = await run(handler, state, [teacher, principal])
     assert [o.topic for o in outputs] == ["hocba.records.signed"]
+
+
+def _signatures(handler: SigningHandler, outcome: str) -> float:
+    """Signatures counted by key store kind and outcome (the dev registry uses PKCS#12)."""
+    labels = {"service": "signing-test", "backend": "pkcs12", "outcome": outcome}
+    value = handler.metrics.registry.get_sample_value(
+        "hocba_signing_signature_seconds_count", labels
+    )
+    return value or 0.0
