@@ -37,7 +37,7 @@ from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
 from services.messaging.topics import HEADER_PAYLOAD
-from services.signing.facts import MissingSignatureError, signature_facts
+from services.signing.facts import SignatureFacts
 from services.signing.registry import SignerRegistry
 from services.signing.settings import SigningSettings
 
@@ -67,8 +67,11 @@ class SigningFailedError(RuntimeError):
 class PageSigner(Protocol):
     """The crypto behind a port: both raise :class:`SigningFailedError`, nothing else."""
 
-    async def sign(self, pdf: bytes, field_name: str, signer_id: str, reason: str) -> bytes:
-        """Sign one empty field of the page with a registered signer's key (PAdES B-LT)."""
+    async def sign(
+        self, pdf: bytes, field_name: str, signer_id: str, reason: str
+    ) -> tuple[bytes, SignatureFacts]:
+        """Sign one empty field of the page with a registered signer's key (PAdES B-LT);
+        the signed PDF and what its new signature says (read back from the PDF)."""
         ...
 
     async def archive(self, pdf: bytes) -> bytes:
@@ -256,8 +259,11 @@ class SigningHandler:
         if findings:
             return [self._refused(event, findings)]
         assert page is not None and pending is not None
+        # Signed on a copy: a failure half-way (the seal after the principal) keeps the page
+        # exactly as it was, and the approval can be sent again.
+        working = {**pending, "signatures": list(pending["signatures"])}
         try:
-            issued = await self._carry_out(page, pending, approval, event)
+            issued = await self._carry_out(page, working, approval, event)
         except SigningFailedError as exc:
             _log.error("signing failed", extra={"event_id": event["event_id"], "error": str(exc)})
             failed = finding(
@@ -267,6 +273,8 @@ class SigningHandler:
                 f"Could not sign: {exc}",
             )
             return [self._refused(event, [failed])]
+        if page["pending"] is pending:  # not issued: keep the signatures made so far
+            page["pending"] = working
         changed.add(slot)
         return issued
 
@@ -294,11 +302,7 @@ class SigningHandler:
     async def _sign(self, pending: dict[str, Any], role: str, signer_id: str) -> bytes:
         field_name = SIGNATURE_FIELDS[role]
         started = time.perf_counter()
-        pdf = await self.signer.sign(pending["pdf"], field_name, signer_id, _REASONS[role])
-        try:
-            facts = signature_facts(pdf, field_name)
-        except MissingSignatureError as exc:
-            raise SigningFailedError(f"{role}: {exc}") from exc
+        pdf, facts = await self.signer.sign(pending["pdf"], field_name, signer_id, _REASONS[role])
         self._observe(role.lower(), started)
         pending["pdf"] = pdf
         pending["signatures"] = [

@@ -18,6 +18,7 @@ from pyhanko.sign import signers
 from services.messaging.metrics import ServiceMetrics
 from services.signing.backends import config_from_mapping, open_signer
 from services.signing.errors import SigningError
+from services.signing.facts import MissingSignatureError, SignatureFacts, signature_facts
 from services.signing.handlers import SigningFailedError
 from services.signing.pades import SigningServices, add_archive_timestamp, sign_field
 from services.signing.registry import SignerRegistry
@@ -70,7 +71,9 @@ class PadesPageSigner:
             await self._services.close()
             self._services = None
 
-    async def sign(self, pdf: bytes, field_name: str, signer_id: str, reason: str) -> bytes:
+    async def sign(
+        self, pdf: bytes, field_name: str, signer_id: str, reason: str
+    ) -> tuple[bytes, SignatureFacts]:
         signer = self._signers.get(signer_id)
         if signer is None or self._services is None:
             raise SigningFailedError(f"no open key store for signer {signer_id!r}")
@@ -86,9 +89,10 @@ class PadesPageSigner:
                 reason=reason,
                 appearance_text=_APPEARANCE.get(field_name, field_name),
             )
+            facts = signature_facts(signed, field_name)
             outcome = "signed"
-            return signed
-        except SigningError as exc:
+            return signed, facts
+        except (SigningError, MissingSignatureError) as exc:
             raise SigningFailedError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             self._signatures.labels(self.metrics.service, backend, outcome).observe(
