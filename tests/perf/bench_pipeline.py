@@ -10,6 +10,7 @@ Run (the stack up, no platform service running)::
 Prints, all measured in the same run on the same broker:
 
 * the ceiling: raw aiokafka consume throughput of the same encoded events;
+* warm-up: a smaller backlog first (a fresh broker's JVM runs cold), reported apart;
 * backlog: a generated school year already on ``hocba.vendor.events`` (published while
   ingestion was paused with SIGSTOP) drained through ingestion and validation, in
   events/s from SIGCONT to the last record judged (vendors' producers do not run on the
@@ -180,6 +181,7 @@ async def backlog(
     replicas: list[ServiceProcesses],
     meter: CpuMeter,
     ceiling: float,
+    label: str = "backlog",
 ) -> None:
     """A backlog drained by ingestion+validation."""
     watch = OutcomeWatch(kafka, {year.key_of(r) for r in year.records})
@@ -196,7 +198,7 @@ async def backlog(
         last = await until_judged(watch, year, timeout=600)
         judged = len(year.events) / (last - started)
         print(
-            f"backlog through ingestion+validation: {judged:,.0f} events/s "
+            f"{label} through ingestion+validation: {judged:,.0f} events/s "
             f"(ratio to the ceiling {judged / ceiling:.2f}; {len(year.events)} events "
             f"in {last - started:.1f} s)"
         )
@@ -278,6 +280,15 @@ async def main(args: argparse.Namespace) -> None:
     )
     seed = int(time.time())
     drained = school_year(settings, seed, VENDOR)
+    # A freshly started broker and services run cold (the JVM's JIT, first segments, caches):
+    # a smaller backlog first, reported as warm-up, not as the figure.
+    warm_up = school_year(
+        GeneratorSettings(
+            schools=max(1, args.schools // 4), students_per_class=args.students_per_class
+        ),
+        seed + 3,
+        VENDOR,
+    )
     big = school_year(settings, seed + 1, VENDOR)
     paced = school_year(
         GeneratorSettings(schools=2, students_per_class=args.students_per_class), seed + 2, VENDOR
@@ -285,7 +296,7 @@ async def main(args: argparse.Namespace) -> None:
     await prepare_vendor(
         stack.pg_dsn,
         VENDOR,
-        drained.school_codes | big.school_codes | paced.school_codes,
+        drained.school_codes | big.school_codes | paced.school_codes | warm_up.school_codes,
         dt.date(2024, 8, 1),
     )
     print(
@@ -315,6 +326,7 @@ async def main(args: argparse.Namespace) -> None:
                 replica.start(name)
         if len(replicas) > 1:
             await asyncio.sleep(5)  # let the consumer groups settle on their members
+        await backlog(kafka, warm_up, replicas, meter, ceiling, label="warm-up")
         await backlog(kafka, drained, replicas, meter, ceiling)
         judged = await live(kafka, big, meter)
         print(
