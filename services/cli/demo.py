@@ -68,6 +68,7 @@ __all__ = [
     "Approvals",
     "DemoYear",
     "OutcomeWatch",
+    "approval_event",
     "approval_events",
     "prepare_vendor",
     "publish_http",
@@ -163,29 +164,31 @@ async def publish_http(url: str, token: str, events: Sequence[VendorEvent]) -> C
     return answers
 
 
+def approval_event(
+    vendor_id: str, record_key: str, role: SignerRole, signer_id: str, version: int = 1
+) -> VendorEvent:
+    """A signer's SignatureApproval of a record version, as a vendor's application sends it."""
+    school_code, student_id, school_year = record_key.split("|")
+    return {
+        "event_id": str(uuid.uuid4()),
+        "vendor_id": vendor_id,
+        "occurred_at": dt.datetime.now(dt.UTC),
+        "school_code": school_code,
+        "student_id": student_id,
+        "school_year": school_year,
+        "payload": (
+            "vn.edu.hocba.SignatureApproval",
+            {"role": role, "signer_id": signer_id, "version": version, "record_sha256": None},
+        ),
+        "correlation_id": None,
+    }
+
+
 def approval_events(vendor_id: str, record_key: str, version: int = 1) -> list[VendorEvent]:
     """The dev homeroom teacher's, then the dev principal's approval of a record version."""
-    school_code, student_id, school_year = record_key.split("|")
-    now = dt.datetime.now(dt.UTC)
-    signers: tuple[tuple[SignerRole, str], ...] = (
-        ("HOMEROOM_TEACHER", "dev-gvcn"),
-        ("PRINCIPAL", "dev-hieu-truong"),
-    )
     return [
-        {
-            "event_id": str(uuid.uuid4()),
-            "vendor_id": vendor_id,
-            "occurred_at": now,
-            "school_code": school_code,
-            "student_id": student_id,
-            "school_year": school_year,
-            "payload": (
-                "vn.edu.hocba.SignatureApproval",
-                {"role": role, "signer_id": signer_id, "version": version, "record_sha256": None},
-            ),
-            "correlation_id": None,
-        }
-        for role, signer_id in signers
+        approval_event(vendor_id, record_key, "HOMEROOM_TEACHER", "dev-gvcn", version),
+        approval_event(vendor_id, record_key, "PRINCIPAL", "dev-hieu-truong", version),
     ]
 
 

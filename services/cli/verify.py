@@ -38,7 +38,6 @@ __all__ = ["register", "summary_lines"]
 
 TRUST_ENV = "HOCBA_TRUST_ROOTS"
 
-_STATUSES: dict[str, RecordStatus] = {"current": "current", "superseded": "superseded"}
 _STATUS_TEXT: dict[RecordStatus, str] = {
     "current": "hiện hành / current",
     "superseded": "đã được thay bằng bản đính chính / superseded by a correction",
@@ -159,8 +158,7 @@ async def _verify(pdf: bytes, roots: Any, args: argparse.Namespace) -> Verificat
         if store is None:
             return "unknown"
         audit = ReadAudit("hocba-verify", {"purpose": "verify", "via": "cli"})
-        found = await store.content_status(bytes.fromhex(content_sha256), audit)
-        return _STATUSES.get(found, "unknown")
+        return await store.content_status(bytes.fromhex(content_sha256), audit)
 
     try:
         return await verify_pdf(

@@ -15,17 +15,24 @@ import asyncio
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.messaging.codec import AvroCodec, Decoded
 from services.messaging.kafka import KafkaSettings
 
-__all__ = ["ChangelogState", "StateBatch", "StateChange"]
+__all__ = ["ChangelogState", "StateBatch", "StateChange", "StateCorruptedError"]
 
 _log = logging.getLogger("hocba.state")
 # Longer than it takes a coordinator to write commit markers, shorter than the
 # transaction timeout after which a stranded transaction is aborted anyway.
 _STABLE_WAIT_S = 30.0
+
+
+class StateCorruptedError(RuntimeError):
+    """A state entry of a changelog cannot be decoded: the stage stops rather than forget
+    what the entry held (it is the stage's own topic, never vendor input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,23 @@ class StateBatch:
         if (partition, key) in self.writes:
             return self.writes[(partition, key)]
         return self.base.get(partition, key)
+
+    def decoded(
+        self, partition: int, key: bytes, codec: AvroCodec, expected: str
+    ) -> dict[str, Any] | None:
+        """The entry decoded as an ``expected`` message; None when there is none.
+
+        Raises :class:`StateCorruptedError` when the bytes do not decode.
+        """
+        raw = self.get(partition, key)
+        if raw is None:
+            return None
+        decoded = codec.decode(raw, expected=expected)
+        if not isinstance(decoded, Decoded):
+            raise StateCorruptedError(
+                f"state of {key!r} in {self.base.topic}[{partition}]: {decoded.code}"
+            )
+        return decoded.value
 
     def put(self, partition: int, key: bytes, value: bytes | None) -> None:
         self.writes[(partition, key)] = value

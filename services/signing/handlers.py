@@ -35,13 +35,13 @@ from services.messaging.codec import AvroCodec, Decoded, DecodeFailure
 from services.messaging.jsonform import canonical_json
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
-from services.messaging.state import StateBatch
+from services.messaging.state import StateBatch, StateCorruptedError
 from services.messaging.topics import HEADER_PAYLOAD
 from services.signing.facts import SignatureFacts
 from services.signing.registry import SignerRegistry
 from services.signing.settings import SigningSettings
 
-__all__ = ["PageSigner", "SigningFailedError", "SigningHandler", "StateCorruptedError"]
+__all__ = ["PageSigner", "SigningFailedError", "SigningHandler"]
 
 _log = logging.getLogger("hocba.signing")
 
@@ -54,10 +54,6 @@ REJECTED = "vn.edu.hocba.RejectedEvent"
 APPROVAL = b"vn.edu.hocba.SignatureApproval"
 
 _Slot = tuple[int, bytes]
-
-
-class StateCorruptedError(RuntimeError):
-    """A state entry of the changelog cannot be decoded: stop rather than lose a page."""
 
 
 class SigningFailedError(RuntimeError):
@@ -127,6 +123,19 @@ class SigningHandler:
             state.put(*slot, self.codec.encode(STATE, pages[slot]))
         return outputs
 
+    def _read(self, raw: bytes, expected: str) -> dict[str, Any] | None:
+        """Decode a consumed message; one that does not decode is counted, logged, skipped.
+
+        Both inputs are the platform's own topics (written by validation and ingestion),
+        so there is no vendor to answer: the code goes to metrics and the log.
+        """
+        decoded = self.codec.decode(raw, expected=expected)
+        if isinstance(decoded, DecodeFailure):
+            self.metrics.reject(decoded.code, None)
+            _log.error("undecodable message", extra={"code": decoded.code, "expected": expected})
+            return None
+        return decoded.value
+
     # -- validated records -------------------------------------------------------------
 
     def _on_validated(
@@ -137,13 +146,9 @@ class SigningHandler:
         changed: set[_Slot],
     ) -> list[Outgoing]:
         raw = message.value or b""
-        decoded = self.codec.decode(raw, expected=VALIDATED)
-        if isinstance(decoded, DecodeFailure):
-            # Our own upstream topic: a message no reader understands is logged and counted.
-            self.metrics.reject(decoded.code, None)
-            _log.error("undecodable validated record", extra={"code": decoded.code})
+        validated = self._read(raw, VALIDATED)
+        if validated is None:
             return []
-        validated = decoded.value
         key = validated["record_key"].encode()
         slot = (message.partition, key)
         page = self._page(state, pages, slot, validated)
@@ -188,7 +193,7 @@ class SigningHandler:
         slot: _Slot,
         validated: dict[str, Any],
     ) -> dict[str, Any]:
-        page = pages.get(slot) or self._load(state, slot)
+        page = pages.get(slot) or state.decoded(*slot, self.codec, STATE)
         if page is None:
             record = validated["record"]
             page = {
@@ -205,17 +210,6 @@ class SigningHandler:
         pages[slot] = page
         return page
 
-    def _load(self, state: StateBatch, slot: _Slot) -> dict[str, Any] | None:
-        raw = state.get(*slot)
-        if raw is None:
-            return None
-        decoded = self.codec.decode(raw, expected=STATE)
-        if not isinstance(decoded, Decoded):
-            raise StateCorruptedError(
-                f"state of {slot[1]!r} in {self.settings.state_topic}[{slot[0]}]: {decoded.code}"
-            )
-        return decoded.value
-
     # -- approvals ---------------------------------------------------------------------
 
     async def _on_approval(
@@ -225,16 +219,14 @@ class SigningHandler:
         pages: dict[_Slot, dict[str, Any]],
         changed: set[_Slot],
     ) -> list[Outgoing]:
-        decoded = self.codec.decode(message.value or b"", expected=ACCEPTED)
-        if isinstance(decoded, DecodeFailure):
-            self.metrics.reject(decoded.code, None)
-            _log.error("undecodable approval", extra={"code": decoded.code})
+        accepted = self._read(message.value or b"", ACCEPTED)
+        if accepted is None:
             return []
-        event = decoded.value["event"]
+        event = accepted["event"]
         _, payload = event["payload"]
         key = message.key or b""
         slot = (message.partition, key)
-        page = pages.get(slot) or self._load(state, slot)
+        page = pages.get(slot) or state.decoded(*slot, self.codec, STATE)
         if page is not None:
             pages[slot] = page
         pending = page["pending"] if page is not None else None

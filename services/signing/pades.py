@@ -199,6 +199,21 @@ def _check_field(writer: BasePdfFileWriter, field_name: str) -> fields.MDPPerm |
         return None
 
 
+#: What pyhanko, its certificate validator, the TSA client and aiohttp raise while signing or
+#: timestamping: each is translated by :func:`_translate` into a SigningError subclass.
+_SIGNING_STACK_ERRORS = (
+    PyhankoSigningError,
+    ValidationError,
+    PathBuildingError,
+    TimestampRequestError,
+    aiohttp.ClientError,
+    TimeoutError,
+    PdfError,
+    ValueError,
+    KeyError,
+)
+
+
 def _translate(exc: BaseException, what: str) -> SigningError:
     """One pyhanko/certvalidator/network error as the package's precise error."""
     cause: BaseException | None = exc
@@ -269,17 +284,7 @@ async def sign_field(
             bytes_reserved=services.reserved_sizes.get(size_key),
             appearance_text_params=stamp_text_params(appearance_text, signer_name),
         )
-    except (
-        PyhankoSigningError,
-        ValidationError,
-        PathBuildingError,
-        TimestampRequestError,
-        aiohttp.ClientError,
-        TimeoutError,
-        PdfError,
-        ValueError,
-        KeyError,
-    ) as exc:
+    except _SIGNING_STACK_ERRORS as exc:
         raise _translate(exc, f"signing {field_name!r}") from exc
     signed = bytes(out.getbuffer())
     newest = check_earlier_signatures(signed, exclude_last=1)
@@ -300,17 +305,7 @@ async def add_archive_timestamp(pdf: bytes, services: SigningServices) -> bytes:
         out = await stamper.async_timestamp_pdf(
             writer, _MD, validation_context=services.validation_context()
         )
-    except (
-        PyhankoSigningError,
-        ValidationError,
-        PathBuildingError,
-        TimestampRequestError,
-        aiohttp.ClientError,
-        TimeoutError,
-        PdfError,
-        ValueError,
-        KeyError,
-    ) as exc:
+    except _SIGNING_STACK_ERRORS as exc:
         raise _translate(exc, "document timestamp") from exc
     stamped = bytes(out.getbuffer())
     check_earlier_signatures(stamped, exclude_last=1)

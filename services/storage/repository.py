@@ -25,7 +25,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import asyncpg
 
@@ -46,7 +46,7 @@ from services.storage.versions import (
     decide_versions,
 )
 
-__all__ = ["AuditEntry", "PgRecordStore", "ReadAudit", "RecordStore", "SignedPdf"]
+__all__ = ["AuditEntry", "ContentStatus", "PgRecordStore", "ReadAudit", "RecordStore", "SignedPdf"]
 
 _DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -139,6 +139,9 @@ FROM record_versions v
 WHERE v.record_id = $1
 ORDER BY v.school_year, v.version
 """
+#: What the platform says of a record content (its page's current version or not).
+ContentStatus = Literal["current", "superseded", "unknown"]
+
 _RECORD_ID_OF = "SELECT record_id FROM records WHERE student_id = $1"
 # Versions holding this record content, and whether each is its page's current one.
 _CONTENT_STATUS = """
@@ -310,30 +313,6 @@ def _stored_version(row: Mapping[str, Any]) -> StoredVersion:
     )
 
 
-def _new_version(c: VersionCandidate, stored_at: dt.datetime) -> StoredVersion:
-    return StoredVersion(
-        record_id=c.record_id,
-        school_year=c.school_year,
-        version=c.version,
-        record_key=c.record_key,
-        school_code=c.school_code,
-        student_id=c.student_id,
-        national_id=c.national_id,
-        grade=c.grade,
-        year_result=c.year_result,
-        supersedes_version=c.supersedes_version,
-        stored_at=stored_at,
-        content_sha256=c.content_sha256,
-        status="SIGNED",
-        lookup_code=c.lookup_code,
-        pdf_sha256=c.pdf_sha256,
-        pdf_size_bytes=len(c.pdf),
-        effective_at=c.effective_at,
-        signatures=c.signatures,
-        correction_reason=c.correction_reason,
-    )
-
-
 def _version_row(c: VersionCandidate, stored_at: dt.datetime) -> tuple[Any, ...]:
     return (
         c.record_id,
@@ -405,7 +384,7 @@ class PgRecordStore:
         for delivery, decision in zip(deliveries, decisions, strict=True):
             c = delivery.candidate
             if decision.outcome.writes_version:
-                stored[c.key] = _new_version(c, now)
+                stored[c.key] = c.stored(now)
                 new_rows.append(_version_row(c, now))
             if decision.outcome in (Outcome.STORED, Outcome.SUPERSEDED):
                 moved[c.page] = max(moved.get(c.page, 0), c.version)
@@ -608,7 +587,7 @@ class PgRecordStore:
 
     # Operator and test reads: not audited (they are not record lookups by the public).
 
-    async def content_status(self, content_sha256: bytes, audit: ReadAudit) -> str:
+    async def content_status(self, content_sha256: bytes, audit: ReadAudit) -> ContentStatus:
         """Whether a record content is its page's current version: ``current``,
         ``superseded`` (a later version replaced it) or ``unknown`` (never stored here).
 
@@ -619,13 +598,10 @@ class PgRecordStore:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(_CONTENT_STATUS, content_sha256)
-                status = (
-                    "unknown"
-                    if not rows
-                    else "current"
-                    if any(r["is_current"] for r in rows)
-                    else "superseded"
-                )
+                status: ContentStatus = "unknown"
+                if rows:
+                    current = any(r["is_current"] for r in rows)
+                    status = "current" if current else "superseded"
                 first = rows[0] if rows else None
                 detail = {**audit.detail, "content_sha256": content_sha256.hex(), "status": status}
                 await conn.execute(

@@ -123,6 +123,30 @@ class VersionCandidate:
     def key(self) -> VersionKey:
         return (self.record_id, self.school_year, self.version)
 
+    def stored(self, stored_at: dt.datetime) -> StoredVersion:
+        """The metadata of this candidate once stored at ``stored_at`` (a signed version)."""
+        return StoredVersion(
+            record_id=self.record_id,
+            school_year=self.school_year,
+            version=self.version,
+            record_key=self.record_key,
+            school_code=self.school_code,
+            student_id=self.student_id,
+            national_id=self.national_id,
+            grade=self.grade,
+            year_result=self.year_result,
+            supersedes_version=self.supersedes_version,
+            stored_at=stored_at,
+            content_sha256=self.content_sha256,
+            status="SIGNED",
+            lookup_code=self.lookup_code,
+            pdf_sha256=self.pdf_sha256,
+            pdf_size_bytes=len(self.pdf),
+            effective_at=self.effective_at,
+            signatures=self.signatures,
+            correction_reason=self.correction_reason,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:

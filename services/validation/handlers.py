@@ -9,8 +9,8 @@ after it. (Decoding and re-encoding a merged ≈ 4.6 KB state for every batch a 
 appeared in was most of this stage's CPU.) Which event it is and what it carries come
 from the headers ingestion sets; a message without them is decoded on arrival.
 
-Nothing here raises on bad input; a broken state entry (our own topic) does, since
-silently starting over would lose evaluations.
+Nothing here raises on bad input; a broken state entry (our own topic) does
+(``StateCorruptedError``), since silently starting over would lose evaluations.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from services.core.findings import Finding, finding
 from services.core.outcome import outcome_message, rejected_event
 from services.core.record import year_record_from_avro
 from services.core.validation import validate_year_record
-from services.messaging.codec import AvroCodec, Decoded, DecodeFailure
+from services.messaging.codec import AvroCodec, DecodeFailure
 from services.messaging.kafka import record_key
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
@@ -37,7 +37,7 @@ from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
 from services.validation.assembly import SIGNATURE_APPROVAL, YEAR_END, YearAssembly
 from services.validation.settings import ValidationSettings
 
-__all__ = ["StateCorruptedError", "ValidationHandler"]
+__all__ = ["ValidationHandler"]
 
 _log = logging.getLogger("hocba.validation")
 
@@ -46,10 +46,6 @@ LOG = "vn.edu.hocba.StudentEventLog"
 REJECTED = "vn.edu.hocba.RejectedEvent"
 
 _Slot = tuple[int, bytes]
-
-
-class StateCorruptedError(RuntimeError):
-    """A state entry of the changelog cannot be decoded: stop rather than forget evaluations."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +108,7 @@ class ValidationHandler:
         if identity.payload == SIGNATURE_APPROVAL:
             return []  # the signing stage's business, not part of the year's evaluations
         slot = (message.partition, identity.key)
-        log = logs.get(slot) or self._load(state, *slot)
+        log = logs.get(slot) or state.decoded(*slot, self.codec, LOG)
         if log is None:
             log = {"record_key": identity.key.decode(), "events": [], "updated_at": self.clock()}
         logs[slot] = log
@@ -147,17 +143,6 @@ class ValidationHandler:
             event["school_code"], event["student_id"], event["school_year"]
         )
         return _Identity(key, event["event_id"], event["payload"][0])
-
-    def _load(self, state: StateBatch, partition: int, key: bytes) -> dict[str, Any] | None:
-        raw = state.get(partition, key)
-        if raw is None:
-            return None
-        decoded = self.codec.decode(raw, expected=LOG)
-        if not isinstance(decoded, Decoded):
-            raise StateCorruptedError(
-                f"state of {key!r} in {self.settings.state_topic}[{partition}]: {decoded.code}"
-            )
-        return decoded.value
 
     def _assess(self, log: dict[str, Any], trigger: _Identity) -> list[Outgoing]:
         """Replay the log into the year record and validate it (after a year end exists)."""

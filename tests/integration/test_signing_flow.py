@@ -23,11 +23,10 @@ from services.core.outcome import outcome_message
 from services.core.record import year_record_from_avro
 from services.core.synthetic import GeneratorSettings, generate_school_year
 from services.core.validation import validate_year_record
-from services.messaging.codec import Decoded, default_codec
+from services.messaging.codec import default_codec
 from services.messaging.metrics import ServiceMetrics
-from services.messaging.pipeline import Incoming, Outgoing
+from services.messaging.pipeline import Incoming
 from services.messaging.state import ChangelogState
-from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
 from services.signing.app import load_fonts
 from services.signing.handlers import SigningHandler
 from services.signing.pades import load_trust_roots
@@ -35,6 +34,7 @@ from services.signing.page_signer import PadesPageSigner
 from services.signing.registry import load_registry
 from services.signing.settings import SigningSettings
 from services.signing.verification import verify_pdf
+from tests.stage_messages import accepted, decode, run_batch
 
 pytestmark = pytest.mark.integration
 
@@ -92,32 +92,8 @@ def approvals(key: str, **changes: Any) -> list[Incoming]:
     for offset, event in enumerate(approval_events("vnedu", key)):
         _, payload = event["payload"]
         payload.update(changes)
-        value = CODEC.encode(
-            "vn.edu.hocba.AcceptedEvent", {"event": event, "accepted_at": NOW, "channel": "KAFKA"}
-        )
-        headers = (
-            (HEADER_EVENT_ID, event["event_id"].encode()),
-            (HEADER_PAYLOAD, event["payload"][0].encode()),
-        )
-        messages.append(
-            Incoming("hocba.events.accepted", 3, offset, key.encode(), value, 0, headers)
-        )
+        messages.append(accepted(event, NOW, partition=3, offset=offset))
     return messages
-
-
-async def run(
-    handler: SigningHandler, state: ChangelogState, batch: list[Incoming]
-) -> list[Outgoing]:
-    changes = state.batch()
-    outputs = list(await handler(batch, changes))
-    state.apply(changes)
-    return outputs
-
-
-def decode(out: Outgoing) -> dict[str, Any]:
-    decoded = CODEC.decode(out.value)
-    assert isinstance(decoded, Decoded), decoded
-    return decoded.value
 
 
 async def test_a_record_is_signed_by_teacher_principal_and_seal_and_verifies(
@@ -125,8 +101,8 @@ async def test_a_record_is_signed_by_teacher_principal_and_seal_and_verifies(
 ) -> None:
     state = ChangelogState("signing-state")
     message, datum = validated_message()
-    assert await run(handler, state, [message]) == []  # rendered, waiting for signatures
-    outputs = await run(handler, state, approvals(datum["record_key"]))
+    assert await run_batch(handler, state, [message]) == []  # rendered, waiting for signatures
+    outputs = await run_batch(handler, state, approvals(datum["record_key"]))
     assert [o.topic for o in outputs] == ["hocba.records.signed"]
     signed = decode(outputs[0])
     assert [s["role"] for s in signed["signatures"]] == [
@@ -150,8 +126,8 @@ async def test_a_record_is_signed_by_teacher_principal_and_seal_and_verifies(
     assert report.embedded_file is not None and report.embedded_file.matches
     assert _signatures(handler, "signed") == 3
     # The same record delivered again is not a new version, and nothing waits any more.
-    assert await run(handler, state, [message]) == []
-    late = await run(handler, state, approvals(datum["record_key"]))
+    assert await run_batch(handler, state, [message]) == []
+    late = await run_batch(handler, state, approvals(datum["record_key"]))
     codes = [f["code"] for o in late for f in decode(o)["findings"]]
     assert codes == ["E_APPROVAL_NO_PENDING_RECORD"] * 2
 
@@ -160,23 +136,23 @@ async def test_wrong_approvals_are_refused_and_change_nothing(handler: SigningHa
     state = ChangelogState("signing-state")
     message, datum = validated_message(seed=8)
     key = datum["record_key"]
-    await run(handler, state, [message])
+    await run_batch(handler, state, [message])
     teacher, principal = approvals(key)
-    refused = await run(handler, state, [principal])
+    refused = await run_batch(handler, state, [principal])
     assert [f["code"] for f in decode(refused[0])["findings"]] == ["E_APPROVAL_OUT_OF_ORDER"]
     wrong_version = approvals(key, version=2)[0]
-    refused = await run(handler, state, [wrong_version])
+    refused = await run_batch(handler, state, [wrong_version])
     assert [f["code"] for f in decode(refused[0])["findings"]] == ["E_APPROVAL_VERSION_MISMATCH"]
     stranger = approvals(key, signer_id="nobody")[0]
-    refused = await run(handler, state, [stranger])
+    refused = await run_batch(handler, state, [stranger])
     assert [f["code"] for f in decode(refused[0])["findings"]] == ["E_SIGNER_NOT_REGISTERED"]
     revoked = approvals(key, signer_id="dev-gvcn-thu-hoi")[0]
-    refused = await run(handler, state, [revoked])
+    refused = await run_batch(handler, state, [revoked])
     assert decode(refused[0])["stage"] == "SIGNING"
     assert [f["code"] for f in decode(refused[0])["findings"]] == ["E_SIGNING_FAILED"]
     assert _signatures(handler, "failed") == 1
     # Still waiting for the teacher: the right approvals now go through.
-    outputs = await run(handler, state, [teacher, principal])
+    outputs = await run_batch(handler, state, [teacher, principal])
     assert [o.topic for o in outputs] == ["hocba.records.signed"]
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from services.cli.demo import approval_event
+from services.core.avro_types import SignerRole
 from services.core.findings import CATALOGUE
 from services.core.outcome import outcome_message
 from services.core.record import year_record_from_avro
@@ -20,15 +21,15 @@ from services.core.record_page import PageFonts
 from services.core.signing_flow import RegisteredSigner
 from services.core.synthetic import GeneratorSettings, generate_school_year
 from services.core.validation import validate_year_record
-from services.messaging.codec import Decoded, default_codec
+from services.messaging.codec import default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import ChangelogState
-from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
 from services.signing.facts import SignatureFacts
 from services.signing.handlers import SigningFailedError, SigningHandler
 from services.signing.registry import SignerEntry, SignerRegistry
 from services.signing.settings import SigningSettings
+from tests.stage_messages import accepted, decode, run_batch
 
 pytestmark = pytest.mark.unit
 
@@ -105,29 +106,13 @@ def validated(days_absent: int = 0) -> Incoming:
 KEY = validated().key or b""
 
 
-def approval(role: str, signer_id: str, version: int = 1, event_id: str | None = None) -> Incoming:
-    school_code, student_id, school_year = KEY.decode().split("|")
-    event = {
-        "event_id": event_id or str(uuid.uuid4()),
-        "vendor_id": "v",
-        "occurred_at": NOW,
-        "school_code": school_code,
-        "student_id": student_id,
-        "school_year": school_year,
-        "payload": (
-            "vn.edu.hocba.SignatureApproval",
-            {"role": role, "signer_id": signer_id, "version": version, "record_sha256": None},
-        ),
-        "correlation_id": None,
-    }
-    value = CODEC.encode(
-        "vn.edu.hocba.AcceptedEvent", {"event": event, "accepted_at": NOW, "channel": "KAFKA"}
-    )
-    headers = (
-        (HEADER_EVENT_ID, event["event_id"].encode()),
-        (HEADER_PAYLOAD, b"vn.edu.hocba.SignatureApproval"),
-    )
-    return Incoming("hocba.events.accepted", 0, 0, KEY, value, 0, headers)
+def approval(
+    role: SignerRole, signer_id: str, version: int = 1, event_id: str | None = None
+) -> Incoming:
+    event = approval_event("v", KEY.decode(), role, signer_id, version)
+    if event_id is not None:
+        event["event_id"] = event_id
+    return accepted(event, NOW)
 
 
 def teacher(version: int = 1, event_id: str | None = None) -> Incoming:
@@ -136,19 +121,6 @@ def teacher(version: int = 1, event_id: str | None = None) -> Incoming:
 
 def principal(version: int = 1) -> Incoming:
     return approval("PRINCIPAL", "ht", version)
-
-
-async def run(handler: SigningHandler, state: ChangelogState, *batch: Incoming) -> list[Outgoing]:
-    changes = state.batch()
-    outputs = list(await handler(list(batch), changes))
-    state.apply(changes)
-    return outputs
-
-
-def decode(out: Outgoing) -> dict[str, Any]:
-    decoded = CODEC.decode(out.value)
-    assert isinstance(decoded, Decoded), decoded
-    return decoded.value
 
 
 def codes(outputs: list[Outgoing]) -> list[str]:
@@ -160,9 +132,9 @@ def codes(outputs: list[Outgoing]) -> list[str]:
 async def test_teacher_then_principal_then_the_seal_issue_version_one() -> None:
     handler, signer = make_handler()
     state = ChangelogState("s")
-    assert await run(handler, state, validated()) == []
-    assert await run(handler, state, teacher()) == []
-    (out,) = await run(handler, state, principal())
+    assert await run_batch(handler, state, [validated()]) == []
+    assert await run_batch(handler, state, [teacher()]) == []
+    (out,) = await run_batch(handler, state, [principal()])
     signed = decode(out)
     assert signer.signed == ["homeroom_teacher", "principal", "school_seal"]
     assert (signed["version"], signed["supersedes_version"]) == (1, None)
@@ -174,27 +146,31 @@ async def test_teacher_then_principal_then_the_seal_issue_version_one() -> None:
 async def test_a_correction_becomes_version_two_and_old_approvals_are_refused() -> None:
     handler, _ = make_handler()
     state = ChangelogState("s")
-    await run(handler, state, validated())
-    (first,) = await run(handler, state, teacher(), principal())
-    assert await run(handler, state, validated(days_absent=3)) == []
-    assert codes(await run(handler, state, teacher(version=1))) == ["E_APPROVAL_VERSION_MISMATCH"]
-    (second,) = await run(handler, state, teacher(version=2), principal(version=2))
+    await run_batch(handler, state, [validated()])
+    (first,) = await run_batch(handler, state, [teacher(), principal()])
+    assert await run_batch(handler, state, [validated(days_absent=3)]) == []
+    assert codes(await run_batch(handler, state, [teacher(version=1)])) == [
+        "E_APPROVAL_VERSION_MISMATCH"
+    ]
+    (second,) = await run_batch(handler, state, [teacher(version=2), principal(version=2)])
     v1, v2 = decode(first), decode(second)
     assert (v2["version"], v2["supersedes_version"]) == (2, 1)
     assert (v2["record_id"], v2["lookup_code"]) == (v1["record_id"], v1["lookup_code"])
     # The issued content delivered again is not a third version.
-    assert await run(handler, state, validated(days_absent=3)) == []
-    assert codes(await run(handler, state, teacher(version=3))) == ["E_APPROVAL_NO_PENDING_RECORD"]
+    assert await run_batch(handler, state, [validated(days_absent=3)]) == []
+    assert codes(await run_batch(handler, state, [teacher(version=3)])) == [
+        "E_APPROVAL_NO_PENDING_RECORD"
+    ]
 
 
 async def test_a_newer_record_before_issue_replaces_the_page_and_signing_starts_over() -> None:
     handler, _ = make_handler()
     state = ChangelogState("s")
-    await run(handler, state, validated())
-    await run(handler, state, teacher())
-    await run(handler, state, validated(days_absent=5))
-    assert codes(await run(handler, state, principal())) == ["E_APPROVAL_OUT_OF_ORDER"]
-    (out,) = await run(handler, state, teacher(), principal())
+    await run_batch(handler, state, [validated()])
+    await run_batch(handler, state, [teacher()])
+    await run_batch(handler, state, [validated(days_absent=5)])
+    assert codes(await run_batch(handler, state, [principal()])) == ["E_APPROVAL_OUT_OF_ORDER"]
+    (out,) = await run_batch(handler, state, [teacher(), principal()])
     assert decode(out)["version"] == 1
     assert decode(out)["record"]["days_absent"] == 5
 
@@ -202,15 +178,15 @@ async def test_a_newer_record_before_issue_replaces_the_page_and_signing_starts_
 async def test_a_seal_that_fails_keeps_the_page_as_it_was() -> None:
     handler, signer = make_handler()
     state = ChangelogState("s")
-    await run(handler, state, validated())
-    await run(handler, state, teacher())
+    await run_batch(handler, state, [validated()])
+    await run_batch(handler, state, [teacher()])
     signer.failing.add("dau")
-    refused = await run(handler, state, principal())
+    refused = await run_batch(handler, state, [principal()])
     assert codes(refused) == ["E_SIGNING_FAILED"]
     assert decode(refused[0])["stage"] == "SIGNING"
     signer.failing.clear()
     # The principal's approval sent again (new event id) goes through: the teacher's holds.
-    (out,) = await run(handler, state, principal())
+    (out,) = await run_batch(handler, state, [principal()])
     assert [s["role"] for s in decode(out)["signatures"]] == [
         "HOMEROOM_TEACHER",
         "PRINCIPAL",
@@ -221,9 +197,9 @@ async def test_a_seal_that_fails_keeps_the_page_as_it_was() -> None:
 async def test_no_seal_registered_refuses_the_principal_with_a_reason() -> None:
     handler, _ = make_handler(seal=False)
     state = ChangelogState("s")
-    await run(handler, state, validated())
-    await run(handler, state, teacher())
-    refused = await run(handler, state, principal())
+    await run_batch(handler, state, [validated()])
+    await run_batch(handler, state, [teacher()])
+    refused = await run_batch(handler, state, [principal()])
     assert codes(refused) == ["E_SIGNING_FAILED"]
     assert "SCHOOL_SEAL" in decode(refused[0])["findings"][0]["message_en"]
 
@@ -231,14 +207,14 @@ async def test_no_seal_registered_refuses_the_principal_with_a_reason() -> None:
 async def test_an_approval_delivered_again_is_carried_out_once() -> None:
     handler, signer = make_handler()
     state = ChangelogState("s")
-    await run(handler, state, validated())
+    await run_batch(handler, state, [validated()])
     event_id = str(uuid.uuid4())
-    assert await run(handler, state, teacher(event_id=event_id)) == []
-    assert await run(handler, state, teacher(event_id=event_id)) == []
+    assert await run_batch(handler, state, [teacher(event_id=event_id)]) == []
+    assert await run_batch(handler, state, [teacher(event_id=event_id)]) == []
     assert signer.signed == ["homeroom_teacher"]
 
 
 async def test_a_record_and_its_approvals_in_one_batch_are_taken_in_that_order() -> None:
     handler, _ = make_handler()
-    (out,) = await run(handler, ChangelogState("s"), teacher(), principal(), validated())
+    (out,) = await run_batch(handler, ChangelogState("s"), [teacher(), principal(), validated()])
     assert decode(out)["version"] == 1

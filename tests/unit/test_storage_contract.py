@@ -279,7 +279,7 @@ class MemoryStore:
             if decision.outcome.writes_version:
                 self.students[c.record_id] = c.student_id
                 self.codes.setdefault(c.lookup_code, c.page)
-                self.versions[c.key] = SignedPdf(_stored(c, now), c.pdf)
+                self.versions[c.key] = SignedPdf(c.stored(now), c.pdf)
                 self.current[c.page] = max(c.version, self.current.get(c.page, 0))
             detail: dict[str, Any] = {"pdf_sha256": c.pdf_sha256.hex()}
             if decision.outcome.refusal_code is not None:
@@ -386,29 +386,6 @@ class MemoryStore:
 
     async def record_id_of(self, student_id: str) -> str | None:
         return next((r for r, s in self.students.items() if s == student_id), None)
-
-
-def _stored(c: VersionCandidate, now: dt.datetime) -> StoredVersion:
-    return StoredVersion(
-        record_id=c.record_id,
-        school_year=c.school_year,
-        version=c.version,
-        record_key=c.record_key,
-        school_code=c.school_code,
-        student_id=c.student_id,
-        national_id=c.national_id,
-        grade=c.grade,
-        year_result=c.year_result,
-        supersedes_version=c.supersedes_version,
-        stored_at=now,
-        content_sha256=c.content_sha256,
-        lookup_code=c.lookup_code,
-        pdf_sha256=c.pdf_sha256,
-        pdf_size_bytes=len(c.pdf),
-        effective_at=c.effective_at,
-        signatures=c.signatures,
-        correction_reason=c.correction_reason,
-    )
 
 
 @pytest.mark.parametrize("case", CONTRACT, ids=lambda case: case.__name__)

@@ -15,13 +15,14 @@ import pytest
 
 from services.core.events import vendor_events
 from services.core.synthetic import GeneratorSettings, generate_school_year
-from services.messaging.codec import Decoded, default_codec
+from services.messaging.codec import default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import ChangelogState
 from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
 from services.validation.handlers import ValidationHandler
 from services.validation.settings import ValidationSettings
+from tests.stage_messages import accepted, decode, run_batch
 
 pytestmark = pytest.mark.unit
 
@@ -47,42 +48,8 @@ def accepted_batch(
     batch = []
     for generated in records:
         for event in vendor_events(generated.record, "vnedu", rng):
-            value = CODEC.encode(
-                "vn.edu.hocba.AcceptedEvent",
-                {"event": event, "accepted_at": NOW, "channel": "KAFKA"},
-            )
-            key = f"{event['school_code']}|{event['student_id']}|{event['school_year']}"
-            meta = (
-                (HEADER_EVENT_ID, event["event_id"].encode()),
-                (HEADER_PAYLOAD, event["payload"][0].encode()),
-            )
-            batch.append(
-                Incoming(
-                    "hocba.events.accepted",
-                    0,
-                    len(batch),
-                    key.encode(),
-                    value,
-                    0,
-                    meta if headers else (),
-                )
-            )
+            batch.append(accepted(event, NOW, offset=len(batch), headers=headers))
     return batch, records
-
-
-async def run(
-    handler: ValidationHandler, state: ChangelogState, batch: list[Incoming]
-) -> list[Outgoing]:
-    changes = state.batch()
-    outputs = list(await handler(batch, changes))
-    state.apply(changes)
-    return outputs
-
-
-def decode(out: Outgoing) -> dict[str, Any]:
-    decoded = CODEC.decode(out.value)
-    assert isinstance(decoded, Decoded), decoded
-    return decoded.value
 
 
 @pytest.mark.parametrize(("seed", "headers"), [(7, True), (11, True), (12, False)])
@@ -91,7 +58,7 @@ async def test_generated_year_comes_out_validated_or_refused_with_planted_codes(
 ) -> None:
     batch, records = accepted_batch(seed=seed, invalid_share=0.4, headers=headers)
     handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
-    outputs = await run(handler, ChangelogState("state"), batch)
+    outputs = await run_batch(handler, ChangelogState("state"), batch)
     refused: dict[str, set[str]] = {}
     validated: dict[str, dict[str, Any]] = {}
     for out in outputs:
@@ -119,21 +86,21 @@ async def test_a_redelivered_batch_emits_nothing_more() -> None:
     batch, _ = accepted_batch(seed=3, invalid_share=0.0)
     handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
     state = ChangelogState("state")
-    first = await run(handler, state, batch)
+    first = await run_batch(handler, state, batch)
     assert first
-    assert await run(handler, state, batch) == []
+    assert await run_batch(handler, state, batch) == []
 
 
 async def test_one_event_per_batch_through_fresh_handlers_gives_the_same_records() -> None:
     batch, _ = accepted_batch(seed=9, invalid_share=0.3)
     handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
-    whole = await run(handler, ChangelogState("state"), batch)
+    whole = await run_batch(handler, ChangelogState("state"), batch)
     state = ChangelogState("state")
     one_by_one: list[Outgoing] = []
     for message in batch:
         # A new handler each time (as after a restart): all it knows is the changelog.
         fresh = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
-        one_by_one += await run(fresh, state, [message])
+        one_by_one += await run_batch(fresh, state, [message])
     assert [(o.topic, o.key, o.value) for o in one_by_one] == [
         (o.topic, o.key, o.value) for o in whole
     ]
@@ -146,9 +113,9 @@ async def test_a_year_end_before_the_profile_is_refused_and_counts_once_it_arriv
     profile, *evaluations, year_end = events
     handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
     state = ChangelogState("state")
-    early = await run(handler, state, [*evaluations, year_end])
+    early = await run_batch(handler, state, [*evaluations, year_end])
     assert [f["code"] for o in early for f in decode(o)["findings"]] == ["E_PROFILE_MISSING"]
-    late = await run(handler, state, [profile])
+    late = await run_batch(handler, state, [profile])
     assert [o.topic for o in late] == ["hocba.records.validated"]
 
 
@@ -158,7 +125,7 @@ async def test_garbage_is_rejected_and_the_rest_flows(headers: bool) -> None:
     meta = ((HEADER_EVENT_ID, b"e1"), (HEADER_PAYLOAD, b"x")) if headers else ()
     garbage = Incoming("hocba.events.accepted", 0, 999, b"k", b"\x00garbage", 0, meta)
     handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
-    outputs = await run(handler, ChangelogState("state"), [garbage, *batch])
+    outputs = await run_batch(handler, ChangelogState("state"), [garbage, *batch])
     rejected = [decode(o) for o in outputs if o.topic == "hocba.events.rejected"]
     assert [f["code"] for r in rejected for f in r["findings"]] == ["E_NOT_AVRO_SINGLE_OBJECT"]
     assert sum(o.topic == "hocba.records.validated" for o in outputs) == len(records)
