@@ -28,13 +28,13 @@ from prometheus_client import Counter, Histogram
 
 from services.core.findings import Finding, finding
 from services.core.lookup_code import new_lookup_code
-from services.core.outcome import rejected_event
 from services.core.record_page import SIGNATURE_FIELDS, PageFonts, PageIdentity, render_year_page
 from services.core.signing_flow import Approval, check_approval, record_id_for, seal_follows
 from services.messaging.codec import AvroCodec, Decoded, DecodeFailure
 from services.messaging.jsonform import canonical_json
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
+from services.messaging.refusals import refused_event
 from services.messaging.state import StateBatch, StateCorruptedError
 from services.messaging.topics import HEADER_PAYLOAD
 from services.signing.facts import SignatureFacts
@@ -50,7 +50,6 @@ VALIDATED = "vn.edu.hocba.ValidatedRecord"
 SIGNED = "vn.edu.hocba.SignedRecord"
 STATE = "vn.edu.hocba.SigningState"
 YEAR_RECORD = "vn.edu.hocba.YearRecord"
-REJECTED = "vn.edu.hocba.RejectedEvent"
 APPROVAL = b"vn.edu.hocba.SignatureApproval"
 
 _Slot = tuple[int, bytes]
@@ -344,19 +343,14 @@ class SigningHandler:
         )
 
     def _refused(self, event: dict[str, Any], findings: Sequence[Finding]) -> Outgoing:
-        for item in findings:
-            self.metrics.reject(item.code, event["vendor_id"])
-        datum = rejected_event(
+        return refused_event(
+            event,
+            findings,
             stage="SIGNING",
-            envelope=event,
-            findings=findings,
-            rejected_at=self.clock(),
-            vendor_id=event["vendor_id"],
-        )
-        return Outgoing(
-            self.settings.rejected_topic,
-            self.codec.encode(REJECTED, datum),
-            key=event["vendor_id"].encode(),
+            topic=self.settings.rejected_topic,
+            codec=self.codec,
+            metrics=self.metrics,
+            at=self.clock(),
         )
 
     def _observe(self, step: str, started: float) -> None:

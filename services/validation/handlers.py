@@ -32,6 +32,7 @@ from services.messaging.codec import AvroCodec, DecodeFailure
 from services.messaging.kafka import record_key
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
+from services.messaging.refusals import refused_event
 from services.messaging.state import StateBatch
 from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
 from services.validation.assembly import SIGNATURE_APPROVAL, YEAR_END, YearAssembly
@@ -207,16 +208,15 @@ class ValidationHandler:
 
     def _event_rejected(self, event: dict[str, Any], findings: Sequence[Finding]) -> Outgoing:
         """An event refused at this stage: back to the vendor on hocba.events.rejected."""
-        for item in findings:
-            self.metrics.reject(item.code, event["vendor_id"])
-        datum = rejected_event(
+        return refused_event(
+            event,
+            findings,
             stage="VALIDATION",
-            envelope=event,
-            findings=findings,
-            rejected_at=self.clock(),
-            vendor_id=event["vendor_id"],
+            topic=self.settings.rejected_topic,
+            codec=self.codec,
+            metrics=self.metrics,
+            at=self.clock(),
         )
-        return self._rejection(datum, event["vendor_id"].encode())
 
     def _undecodable(self, message: Incoming, failure: DecodeFailure) -> Outgoing:
         _log.error(
