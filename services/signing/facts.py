@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from asn1crypto import cms, tsp  # type: ignore[import-untyped]
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-__all__ = ["MissingSignatureError", "SignatureFacts", "signature_facts"]
+__all__ = [
+    "MissingSignatureError",
+    "SignatureFacts",
+    "signature_facts",
+    "timestamp_time",
+    "timestamp_token",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +43,7 @@ def signature_facts(pdf: bytes, field_name: str) -> SignatureFacts:
         if embedded.field_name != field_name:
             continue
         cert = embedded.signer_cert
-        stamp = _timestamp_time(embedded.signer_info)
+        stamp = timestamp_time(embedded.signer_info)
         if stamp is None:
             raise MissingSignatureError(f"signature {field_name!r} carries no timestamp token")
         return SignatureFacts(
@@ -49,17 +55,25 @@ def signature_facts(pdf: bytes, field_name: str) -> SignatureFacts:
     raise MissingSignatureError(f"no signature in field {field_name!r}")
 
 
-def _timestamp_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
+def timestamp_token(signer_info: cms.SignerInfo) -> cms.SignedData | None:
+    """The RFC 3161 token on a signature (its unsigned signature-time-stamp attribute)."""
     unsigned = signer_info["unsigned_attrs"]
     if unsigned.native is None:
         return None
     for attribute in unsigned:
-        if attribute["type"].native != "signature_time_stamp_token":
-            continue
-        for token in attribute["values"]:
-            info = token["content"]["encap_content_info"]["content"].parsed
-            if not isinstance(info, tsp.TSTInfo):
-                continue
-            stamp: dt.datetime = info["gen_time"].native
-            return stamp.astimezone(dt.UTC)
+        if attribute["type"].native == "signature_time_stamp_token":
+            token: cms.SignedData = attribute["values"][0]["content"]
+            return token
     return None
+
+
+def timestamp_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
+    """genTime of the signature's RFC 3161 token (UTC), if it has one."""
+    token = timestamp_token(signer_info)
+    if token is None:
+        return None
+    info = token["encap_content_info"]["content"].parsed
+    if not isinstance(info, tsp.TSTInfo):
+        return None
+    stamp: dt.datetime = info["gen_time"].native
+    return stamp.astimezone(dt.UTC)

@@ -53,6 +53,7 @@ from pyhanko_certvalidator.errors import (
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
 from services.signing.errors import InvalidPdf
+from services.signing.facts import timestamp_time, timestamp_token
 from services.signing.speedups import install as _install_speedups
 
 _install_speedups()
@@ -306,18 +307,6 @@ def _embedded_file(reader: PdfFileReader, expected_sha256: str | None) -> Embedd
     return None
 
 
-def _tst_time(sig: EmbeddedPdfSignature) -> datetime | None:
-    unsigned = sig.signer_info["unsigned_attrs"]
-    if unsigned.native is None:
-        return None
-    for attribute in unsigned:
-        if attribute["type"].native == "signature_time_stamp_token":
-            info = attribute["values"][0]["content"]["encap_content_info"]["content"].parsed
-            moment: datetime = info["gen_time"].native
-            return moment
-    return None
-
-
 class _Verifier:
     def __init__(self, reader: PdfFileReader, trust_roots: list[x509.Certificate]) -> None:
         self.reader = reader
@@ -344,7 +333,7 @@ class _Verifier:
     async def signature(
         self, sig: EmbeddedPdfSignature, online: bool, backend: AIOHttpFetcherBackend | None
     ) -> SignatureReport:
-        moment = _tst_time(sig)
+        moment = timestamp_time(sig.signer_info)
         status = await async_validate_pdf_signature(
             sig,
             signer_validation_context=self.offline_context(moment),
@@ -376,7 +365,7 @@ class _Verifier:
             anchor = _path_anchor(status)
         ts_status = status.timestamp_validity
         ts_gap = False
-        tst = _tst_signed_data(sig)
+        tst = timestamp_token(sig.signer_info)
         if ts_status is not None and not ts_status.trusted and tst is not None:
             ts_gap = await _only_revinfo_missing(
                 ts_status.signing_cert, _cms_certs(tst), self.offline_context(moment)
@@ -445,16 +434,6 @@ async def _only_revinfo_missing(
 
 def _cms_certs(signed_data: Any) -> list[x509.Certificate]:
     return [c.chosen for c in signed_data["certificates"] if c.name == "certificate"]
-
-
-def _tst_signed_data(sig: EmbeddedPdfSignature) -> Any:
-    unsigned = sig.signer_info["unsigned_attrs"]
-    if unsigned.native is None:
-        return None
-    for attribute in unsigned:
-        if attribute["type"].native == "signature_time_stamp_token":
-            return attribute["values"][0]["content"]
-    return None
 
 
 def _path_anchor(status: PdfSignatureStatus) -> str | None:
