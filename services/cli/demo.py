@@ -29,7 +29,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,23 +284,19 @@ class OutcomeWatch:
 
     def judged(self, year: DemoYear) -> bool:
         """Every valid record out of validation, every invalid one answered with a refusal."""
-        for generated in year.records:
-            key = year.key_of(generated)
-            if generated.expected_codes:
-                if key not in self.invalid and key not in self.rejected:
-                    return False
-            elif key not in self.judged_at:
-                return False
-        return True
+        return self._accounted_for(year, self.judged_at)
 
     def settled(self, year: DemoYear) -> bool:
         """Every valid record stored, every invalid one answered with a refusal."""
+        return self._accounted_for(year, self.stored)
+
+    def _accounted_for(self, year: DemoYear, valid_reached: Mapping[str, object]) -> bool:
         for generated in year.records:
             key = year.key_of(generated)
             if generated.expected_codes:
                 if key not in self.invalid and key not in self.rejected:
                     return False
-            elif key not in self.stored:
+            elif key not in valid_reached:
                 return False
         return True
 
