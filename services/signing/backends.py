@@ -5,7 +5,7 @@ back-end; it closes the PKCS#11 session or the CSC HTTP session on exit. Open it
 process (or per worker) and sign many documents with it::
 
     async with open_signer(Pkcs12Config(Path("lan.p12"), b"passphrase")) as signer:
-        pdf = await sign_field(pdf, "homeroom_teacher", signer, services, ...)
+        signed = await sign_field(pdf, "homeroom_teacher", signer, services, ...)
 
 * :class:`Pkcs12Config`: a PKCS#12 file (development, small deployments). The key is parsed once
   into a ``cryptography`` key object: pyhanko's ``SimpleSigner`` re-parses it from DER on every

@@ -16,6 +16,7 @@ Per student-year page, a ``SigningState`` entry on the compacted changelog
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
@@ -111,12 +112,28 @@ class SigningHandler:
         outputs: list[Outgoing] = []
         # Records before approvals: an approval fetched with its record in one batch finds
         # the page (the two travel different paths here and may arrive in either order).
-        ordered = sorted(batch, key=lambda m: m.topic != self.settings.validated_topic)
-        for message in ordered:
+        approvals: dict[_Slot, list[Incoming]] = {}
+        for message in batch:
             if message.topic == self.settings.validated_topic:
                 outputs += self._on_validated(message, state, pages, changed)
             elif dict(message.headers).get(HEADER_PAYLOAD) == APPROVAL:
-                outputs += await self._on_approval(message, state, pages, changed)
+                approvals.setdefault((message.partition, message.key or b""), []).append(message)
+        # One page's approvals in order; different pages at once (a signature mostly waits for
+        # the TSA), at most ``concurrency`` pages at a time.
+        limit = asyncio.Semaphore(self.settings.concurrency)
+
+        async def carry_out(messages: list[Incoming]) -> list[Outgoing]:
+            async with limit:
+                done: list[Outgoing] = []
+                for message in messages:
+                    done += await self._on_approval(message, state, pages, changed)
+                return done
+
+        # A failure cancels the other pages' work: the batch's transaction aborts as a whole.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(carry_out(m)) for m in approvals.values()]
+        for task in tasks:
+            outputs += task.result()
         for slot in changed:
             pages[slot]["updated_at"] = self.clock()
             state.put(*slot, self.codec.encode(STATE, pages[slot]))

@@ -1,50 +1,53 @@
 """PAdES signing of a record page (ký PAdES): B-T, B-LT per signature, B-LTA at the end.
 
-Shortest use (inside an event loop; pyhanko's synchronous API fails there)::
+Shortest use (inside an event loop)::
 
     services = SigningServices.create(tsa_url, trust_roots=[root_pem])
-    pdf = await sign_field(pdf, "homeroom_teacher", signer, services,
-                           reason="Xác nhận kết quả học tập", appearance_text="Giáo viên chủ nhiệm")
-    ...  # principal, school_seal
-    pdf = await add_archive_timestamp(pdf, services)
+    signed = await sign_field(pdf, "homeroom_teacher", signer, services,
+                              reason="Xác nhận kết quả học tập",
+                              appearance_text="Giáo viên chủ nhiệm")
+    ...  # principal, school_seal: sign_field(signed.pdf, ...)
+    pdf = await add_archive_timestamp(signed.pdf, services)
     await services.close()
 
 Every signature goes into a field created when the page was rendered (with its FieldMDP lock),
-through an incremental update; it carries an RFC 3161 timestamp (B-T) and its certificates' OCSP
-responses and CRLs go into the document security store (B-LT). After signing, every earlier
-signature is checked again — digest, coverage, modifications against its lock — and the new PDF is
-refused with :class:`EarlierSignatureBroken` if one no longer holds (the failure users of other
-tools met when a later signature silently broke an earlier one).
+through one incremental update (:mod:`services.signing.pdfupdate`) holding: the signature
+dictionary with the lock's FieldMDP reference, the visible stamp (:mod:`.appearance`), the
+CAdES container with its RFC 3161 timestamp (B-T, :mod:`.cades`), and in the document security
+store the certificates, OCSP responses and CRLs that showed the signer's and the TSA's
+certificates valid (B-LT). The signer's certificate is validated (path to a trust anchor,
+revocation hard-fail) before it signs; that result and its data are shared for
+``revinfo_max_age`` seconds per certificate. A page handed in is checked first
+(:func:`~services.signing.pdfupdate.check_revisions`): every earlier signature must still hold,
+or :class:`EarlierSignatureBroken` names it.
 
-Performance notes (measured, see the package README in the report): the signer keeps its key
-parsed (``backends``), the stamp font is prepared once (``appearance``), OCSP/CRL fetches are
-shared by all signatures of a process for ``revinfo_max_age`` seconds, and the re-check of
-earlier signatures skips certificate path validation (their certificates did not change; only the
-bytes after them did).
+:func:`check_earlier_signatures` is the same check done by pyhanko's full difference analysis —
+independent of this module's writer, and what the tests and ``hocba verify`` hold its output to.
+
+Performance (``tests/perf/bench_signing.py``): pyhanko's general signer spent most of a
+signature re-reading and re-writing the document, re-checking earlier signatures with its
+difference analysis, re-subsetting the stamp font and building a dummy signature to size the
+placeholder; this module writes only the bytes a signature adds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path
 
 import aiohttp
-from asn1crypto import cms, x509  # type: ignore[import-untyped]
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from asn1crypto import x509  # type: ignore[import-untyped]
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import BasePdfFileWriter
-from pyhanko.sign import fields, signers
+from pyhanko.sign import signers
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.general import load_certs_from_pemder
-from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import (
     InsufficientRevinfoError,
@@ -55,7 +58,8 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
-from services.signing.appearance import DEFAULT_FONT, stamp_text_params, vietnamese_stamp_style
+from services.signing.appearance import DEFAULT_FONT, prepared_stamp
+from services.signing.cades import build_signature_container, token_time
 from services.signing.errors import (
     EarlierSignatureBroken,
     FieldAlreadySigned,
@@ -68,13 +72,32 @@ from services.signing.errors import (
     TimestampUnavailable,
     UnknownSignatureField,
 )
-from services.signing.revinfo import RevocationCache
+from services.signing.facts import SignatureFacts
+from services.signing.pdfupdate import (
+    PageDocument,
+    PreparedUpdate,
+    as_dictionary,
+    check_revisions,
+    claimed_digest,
+    dictionary,
+    fill,
+    number_of,
+    open_document,
+    ref,
+    serialise,
+    signed_digest,
+    stream_data,
+    text,
+    updated,
+)
+from services.signing.revinfo import RevocationCache, ValidationData
 from services.signing.speedups import install as _install_speedups
 
 _install_speedups()
 
 __all__ = [
     "CheckedSignatures",
+    "SignedField",
     "SigningServices",
     "add_archive_timestamp",
     "check_earlier_signatures",
@@ -83,6 +106,11 @@ __all__ = [
 ]
 
 _MD = "sha256"
+#: The signing step of a revision: SHA-256 of its byte range -> the container's DER.
+_Sign = Callable[[bytes], Awaitable[bytes]]
+#: Room for a signature container before the TSA's token size is known (grown when needed).
+_FIRST_TOKEN_ALLOWANCE = 8192
+_MARGIN = 1024
 
 
 def load_trust_roots(paths: Iterable[Path]) -> tuple[x509.Certificate, ...]:
@@ -93,24 +121,19 @@ def load_trust_roots(paths: Iterable[Path]) -> tuple[x509.Certificate, ...]:
         raise SigningError(f"cannot read trust anchors: {exc}") from exc
 
 
-@dataclass(frozen=True)
+@dataclass
 class SigningServices:
     """What every signature needs besides the signer: TSA, trust anchors, revocation fetching.
 
-    Build once per process (``create``) and share; call :meth:`close` at shutdown. A fresh
-    :class:`ValidationContext` is made per signature by :meth:`validation_context` (its
-    validation time is "now" at construction, so a long-lived one would go stale), all sharing
-    one :class:`RevocationCache`.
+    Build once per process (``create``) and share; call :meth:`close` at shutdown.
     """
 
     timestamper: HTTPTimeStamper
     trust_roots: tuple[x509.Certificate, ...]
-    stamp_style: TextStampStyle
+    font_path: Path
     revocation_cache: RevocationCache = field(repr=False)
-    #: Signature container size (hex digits) per signer certificate, learnt from its first
-    #: signature: pyhanko otherwise builds a complete dummy signature before every real one
-    #: just to size the placeholder (≈ 15 % of signing time).
-    reserved_sizes: dict[bytes, int] = field(default_factory=dict, repr=False)
+    #: The largest RFC 3161 token seen (bytes): sizes the next placeholders.
+    token_allowance: int = _FIRST_TOKEN_ALLOWANCE
 
     @classmethod
     def create(
@@ -142,21 +165,28 @@ class SigningServices:
         return cls(
             timestamper=HTTPTimeStamper(tsa_url, timeout=timeout_seconds, session=shared),
             trust_roots=tuple(roots),
-            stamp_style=vietnamese_stamp_style(font_path),
+            font_path=font_path,
             revocation_cache=RevocationCache(shared, revinfo_max_age_seconds, timeout_seconds),
         )
 
     def validation_context(self) -> ValidationContext:
-        """A validation context for one signature: trust anchors, fetching on, hard-fail.
-
-        Hard-fail: a certificate that names an OCSP responder or CRL that cannot be reached does
-        not validate, because a B-LT signature without its revocation data is not one.
-        """
+        """A validation context with the trust anchors, fetching on, revocation hard-fail."""
         return ValidationContext(
             trust_roots=list(self.trust_roots),
             allow_fetching=True,
             fetchers=self.revocation_cache.fetchers(),
             revocation_mode="hard-fail",
+        )
+
+    async def validation_data(
+        self, cert: x509.Certificate, others: Iterable[x509.Certificate], *, tsa: bool = False
+    ) -> ValidationData:
+        """Validate a signer's (or with ``tsa`` the TSA's) certificate; its B-LT data."""
+        return await self.revocation_cache.validation_data(
+            cert,
+            others,
+            self.trust_roots,
+            extended_usage=frozenset({"time_stamping"}) if tsa else frozenset(),
         )
 
     async def close(self) -> None:
@@ -166,41 +196,8 @@ class SigningServices:
             await session.close()  # type: ignore[no-untyped-call]  # unannotated in pyhanko
 
 
-def _reader(pdf: bytes) -> PdfFileReader:
-    try:
-        return PdfFileReader(BytesIO(pdf), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidPdf(f"not a readable PDF: {exc}") from exc
-
-
-def _writer(pdf: bytes) -> IncrementalPdfFileWriter:
-    try:
-        return IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError) as exc:
-        raise InvalidPdf(f"not a PDF that can take an incremental update: {exc}") from exc
-
-
-def _check_field(writer: BasePdfFileWriter, field_name: str) -> fields.MDPPerm | None:
-    """Check the field exists and is empty; return the DocMDP level its /Lock asks for (/P)."""
-    try:
-        found = list(fields.enumerate_sig_fields(writer, with_name=field_name))
-    except (PdfError, KeyError, TypeError) as exc:
-        raise InvalidPdf(f"cannot read the form fields: {exc}") from exc
-    if not found:
-        raise UnknownSignatureField(
-            f"no signature field {field_name!r}; fields are created when the page is rendered"
-        )
-    _name, value, ref = found[0]
-    if value is not None:
-        raise FieldAlreadySigned(f"signature field {field_name!r} is already signed")
-    try:
-        return fields.MDPPerm(ref.get_object()["/Lock"]["/P"])
-    except (KeyError, ValueError, TypeError):
-        return None
-
-
-#: What pyhanko, its certificate validator, the TSA client and aiohttp raise while signing or
-#: timestamping: each is translated by :func:`_translate` into a SigningError subclass.
+#: What pyhanko's parts, its certificate validator, the TSA client and aiohttp raise while
+#: signing or timestamping: each is translated by :func:`_translate` into a SigningError.
 _SIGNING_STACK_ERRORS = (
     PyhankoSigningError,
     ValidationError,
@@ -208,6 +205,7 @@ _SIGNING_STACK_ERRORS = (
     TimestampRequestError,
     aiohttp.ClientError,
     TimeoutError,
+    OSError,
     PdfError,
     ValueError,
     KeyError,
@@ -228,10 +226,111 @@ def _translate(exc: BaseException, what: str) -> SigningError:
             return SignerCertificateRejected(f"{what}: no path to a trust anchor: {cause}")
         if isinstance(cause, PathValidationError | ValidationError):
             return SignerCertificateRejected(f"{what}: certificate not valid: {cause}")
-        if isinstance(cause, TimestampRequestError | aiohttp.ClientError | TimeoutError):
+        if isinstance(cause, TimestampRequestError | aiohttp.ClientError | TimeoutError | OSError):
             return TimestampUnavailable(f"{what}: time stamping failed: {cause}")
         cause = cause.__cause__ or cause.__context__
     return SignerUnavailable(f"{what}: {type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class SignedField:
+    """A page with one more signature, and what that signature says about itself."""
+
+    pdf: bytes
+    facts: SignatureFacts
+
+
+def _pdf_date(when: dt.datetime) -> bytes:
+    return text(when.astimezone(dt.UTC).strftime("D:%Y%m%d%H%M%SZ"))
+
+
+def _field_mdp_reference(document: PageDocument, lock: generic.DictionaryObject) -> bytes:
+    """The signature's ``/Reference``: a FieldMDP transform with the field's lock (ISO 32000-2
+    § 12.8.2.4); a lock with ``/P`` carries it, as PDF 2.0 says."""
+    params = {"/Type": b"/TransformParams", "/V": b"/1.2"}
+    for key in ("/Action", "/Fields", "/P"):
+        if key in lock:
+            params[key] = serialise(lock.raw_get(key))
+    transform = {
+        "/Type": b"/SigRef",
+        "/TransformMethod": b"/FieldMDP",
+        "/Data": ref(document.root_number),
+        "/TransformParams": dictionary(params),
+    }
+    return b"[" + dictionary(transform) + b"]"
+
+
+def _add_validation_data(
+    update: PreparedUpdate, document: PageDocument, data: Sequence[ValidationData]
+) -> None:
+    """Merge ``data`` into the document security store (one new version of the DSS)."""
+    catalog = document.reader.root
+    raw = catalog.raw_get("/DSS") if "/DSS" in catalog else None
+    dss = as_dictionary(raw) if raw is not None else None
+    changes: dict[str, bytes] = {}
+    for key, kind in (("/Certs", "certs"), ("/OCSPs", "ocsps"), ("/CRLs", "crls")):
+        refs = list(dss.raw_get(key)) if dss is not None and key in dss else []
+        present = {stream_data(item) for item in refs}
+        added: list[bytes] = []
+        for bundle in data:
+            for der in getattr(bundle, kind):
+                if der in present:
+                    continue
+                present.add(der)
+                number = update.allocate()
+                update.put_stream(number, der)
+                added.append(ref(number))
+        if added:
+            changes[key] = b"[" + b" ".join([*(serialise(r) for r in refs), *added]) + b"]"
+    if not changes:
+        return
+    if dss is not None and raw is not None:
+        update.put(number_of(raw), updated(dss, changes))
+        return
+    number = update.allocate()
+    update.put(number, dictionary(changes))
+    catalog_changes = {"/DSS": ref(number)}
+    if "/Extensions" not in catalog:
+        catalog_changes["/Extensions"] = (
+            b"<< /ESIC << /Type /DeveloperExtensions /BaseVersion /1.7 /ExtensionLevel 1 >> >>"
+        )
+    update.put(document.root_number, updated(catalog, catalog_changes))
+
+
+def _require_sig_flags(update: PreparedUpdate, document: PageDocument) -> None:
+    """The form says it holds signatures (/SigFlags 3: SignaturesExist, AppendOnly)."""
+    raw = document.reader.root.raw_get("/AcroForm")
+    form = as_dictionary(raw)
+    if int(form.get("/SigFlags", 0)) != 3:
+        update.put(number_of(raw), updated(form, {"/SigFlags": b"3"}))
+
+
+def _empty_field(document: PageDocument, field_name: str) -> tuple[int, generic.DictionaryObject]:
+    for name, number, found in document.sig_fields():
+        if name != field_name:
+            continue
+        if "/V" in found:
+            raise FieldAlreadySigned(f"signature field {field_name!r} is already signed")
+        return number, found
+    raise UnknownSignatureField(
+        f"no signature field {field_name!r}; fields are created when the page was rendered"
+    )
+
+
+async def _signed_revision(
+    update: PreparedUpdate, number: int, entries: bytes, capacity: int, sign: _Sign
+) -> tuple[bytes, int]:
+    """Put signature dictionary ``number``, assemble, sign the byte range.
+
+    Returns (the signed file, the container's size), or (b"", size) when the container did not
+    fit and the revision must be built again with more room.
+    """
+    update.put_signature(number, entries, capacity)
+    out, slot = update.assemble()
+    container = await sign(signed_digest(out, slot))
+    if len(container) > slot.capacity:
+        return b"", len(container)
+    return fill(out, slot, container), len(container)
 
 
 async def sign_field(
@@ -244,88 +343,165 @@ async def sign_field(
     location: str | None = None,
     appearance_text: str,
     signer_name: str | None = None,
-) -> bytes:
+) -> SignedField:
     """Sign the empty field ``field_name`` of ``pdf``: PAdES B-T + B-LT, incremental, visible.
 
     ``appearance_text`` is the first line of the stamp (the role, e.g. "Giáo viên chủ nhiệm");
     the stamp also shows the signer's name (certificate CN unless ``signer_name``) and the
-    signing time. Raises a :class:`SigningError` subclass; never returns a PDF in which an
+    signing time. Raises a :class:`SigningError` subclass; never signs a PDF in which an
     earlier signature no longer holds.
     """
-    writer = _writer(pdf)
-    lock_level = _check_field(writer, field_name)
-    meta = signers.PdfSignatureMetadata(
-        field_name=field_name,
-        md_algorithm=_MD,
-        reason=reason,
-        location=location,
-        subfilter=fields.SigSeedSubFilter.PADES,
-        embed_validation_info=True,
-        validation_context=services.validation_context(),
-        use_pades_lta=False,
-        # The seal's lock says /P 1: ask for exactly that (pyhanko warns and downgrades otherwise).
-        docmdp_permissions=lock_level or fields.MDPPerm.FILL_FORMS,
-        # Revocation data goes into the signature's own revision (no VRI: deprecated in PAdES,
-        # and it would force a separate revision): one revision per signature, not two, which
-        # halves what every later signature and every verification has to diff.
-        dss_settings=DSSContentSettings(
-            include_vri=False, placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE
-        ),
-    )
-    pdf_signer = signers.PdfSigner(
-        meta, signer, timestamper=services.timestamper, stamp_style=services.stamp_style
-    )
+    document = open_document(pdf)
+    check_revisions(document)
+    field_number, sig_field = _empty_field(document, field_name)
     cert = signer.signing_cert
-    size_key = cert.sha256 if cert is not None else b""
+    if cert is None:
+        raise SignerUnavailable("the signer has no certificate")
+    name = signer_name or str(cert.subject.native.get("common_name", cert.subject.human_friendly))
+    what = f"signing {field_name!r}"
     try:
-        out = await pdf_signer.async_sign_pdf(
-            writer,
-            existing_fields_only=True,
-            bytes_reserved=services.reserved_sizes.get(size_key),
-            appearance_text_params=stamp_text_params(appearance_text, signer_name),
-        )
+        others = [c for c in signer.cert_registry if c.sha256 != cert.sha256]
+        needed = [await services.validation_data(cert, others)]
+        timestamp_certs = list(services.timestamper.cert_registry)
+        for tsa_cert in timestamp_certs:
+            needed.append(await services.validation_data(tsa_cert, timestamp_certs, tsa=True))
+        stamp = prepared_stamp(appearance_text, name, services.font_path)
     except _SIGNING_STACK_ERRORS as exc:
-        raise _translate(exc, f"signing {field_name!r}") from exc
-    signed = bytes(out.getbuffer())
-    newest = check_earlier_signatures(signed, exclude_last=1)
-    if size_key and size_key not in services.reserved_sizes:
-        services.reserved_sizes[size_key] = newest.reserved_hex_digits
-    return signed
+        raise _translate(exc, what) from exc
+    now = dt.datetime.now(dt.UTC)
+    x1, y1, x2, y2 = (float(v) for v in sig_field["/Rect"])
+    values = {
+        "/Type": b"/Sig",
+        "/Filter": b"/Adobe.PPKLite",
+        "/SubFilter": b"/ETSI.CAdES.detached",
+        "/M": _pdf_date(now),
+        "/Reason": text(reason),
+    }
+    if location:
+        values["/Location"] = text(location)
+    if "/Lock" in sig_field:
+        values["/Reference"] = _field_mdp_reference(
+            document, as_dictionary(sig_field.raw_get("/Lock"))
+        )
+    entries = dictionary(values)[3:-3]
+    timestamped: list[dt.datetime] = []
+
+    async def sign(digest: bytes) -> bytes:
+        container = await build_signature_container(signer, digest, services.timestamper)
+        timestamped.append(container.timestamped_at)
+        return container.der
+
+    chain_size = sum(len(c.dump()) for c in signer.cert_registry)
+    capacity = chain_size + services.token_allowance + _MARGIN
+    for _attempt in range(2):
+        update = PreparedUpdate(document)
+        _require_sig_flags(update, document)
+        appearance = stamp.write(update, abs(x2 - x1), abs(y2 - y1), now)
+        try:
+            _add_validation_data(update, document, needed)
+            signature_number = update.allocate()
+            update.put(
+                field_number,
+                updated(
+                    sig_field,
+                    {"/V": ref(signature_number), "/AP": b"<< /N %s >>" % ref(appearance)},
+                ),
+            )
+            signed, size = await _signed_revision(update, signature_number, entries, capacity, sign)
+        except _SIGNING_STACK_ERRORS as exc:
+            raise _translate(exc, what) from exc
+        if signed:
+            services.token_allowance = max(services.token_allowance, size - chain_size)
+            facts = SignatureFacts(
+                field_name=field_name,
+                signer_name=str(
+                    cert.subject.native.get("common_name", cert.subject.human_friendly)
+                ),
+                certificate_sha256=cert.sha256.hex(),
+                timestamped_at=timestamped[-1],
+            )
+            return SignedField(signed, facts)
+        capacity = size + _MARGIN
+    raise SignerUnavailable(f"{what}: the signature container kept outgrowing its placeholder")
+
+
+def _appended(array: object, number: int) -> bytes:
+    """An array of references with a reference to ``number`` added at the end."""
+    if not isinstance(array, generic.ArrayObject):
+        raise InvalidPdf("expected a direct array of references")
+    return b"[" + b" ".join([*(serialise(item) for item in array), ref(number)]) + b"]"
 
 
 async def add_archive_timestamp(pdf: bytes, services: SigningServices) -> bytes:
-    """Append a document timestamp after the last signature, with the TSA's validation data.
+    """Append a document timestamp after the last signature (PAdES B-LTA).
 
-    This is PAdES B-LTA: the timestamp protects all signatures and the DSS below it, and can be
-    renewed by another document timestamp before its TSA certificate expires.
+    The timestamp protects all signatures and the DSS below it, and can be renewed by another
+    document timestamp before its TSA certificate expires. The TSA's own validation data goes
+    into the DSS in the same revision, before the timestamp, so the timestamp covers it.
     """
-    writer = _writer(pdf)
-    stamper = signers.PdfTimeStamper(services.timestamper)
+    document = open_document(pdf)
+    check_revisions(document)
+    what = "document timestamp"
     try:
-        out = await stamper.async_timestamp_pdf(
-            writer, _MD, validation_context=services.validation_context()
-        )
+        timestamp_certs = list(services.timestamper.cert_registry)
+        if not timestamp_certs:
+            await services.timestamper.async_dummy_response(_MD)
+            timestamp_certs = list(services.timestamper.cert_registry)
+        needed = [
+            await services.validation_data(cert, timestamp_certs, tsa=True)
+            for cert in timestamp_certs
+        ]
     except _SIGNING_STACK_ERRORS as exc:
-        raise _translate(exc, "document timestamp") from exc
-    stamped = bytes(out.getbuffer())
-    check_earlier_signatures(stamped, exclude_last=1)
-    return stamped
+        raise _translate(exc, what) from exc
+    fields = list(document.sig_fields())
+    if not fields:
+        raise InvalidPdf("the page has no signature fields")
+    page_raw = fields[0][2].raw_get("/P")
+    page = as_dictionary(page_raw)
+    form_raw = document.reader.root.raw_get("/AcroForm")
+    form = as_dictionary(form_raw)
+    annots = page.raw_get("/Annots") if "/Annots" in page else generic.ArrayObject()
+    if not isinstance(annots, generic.ArrayObject):
+        raise InvalidPdf("the page's annotations are not a direct array")
+    stamps: list[dt.datetime] = []
 
+    async def stamp(digest: bytes) -> bytes:
+        token = await services.timestamper.async_timestamp(digest, _MD)
+        stamps.append(token_time(token))
+        der: bytes = token.dump()
+        return der
 
-def _claimed_digest(embedded: EmbeddedPdfSignature) -> bytes | None:
-    """The document digest the signature (or document timestamp) vouches for."""
-    signed_data = embedded.signed_data
-    content = signed_data["encap_content_info"]
-    if content["content_type"].native == "tst_info":
-        tst_info = content["content"].parsed
-        digest: bytes = tst_info["message_imprint"]["hashed_message"].native
-        return digest
-    signer_info: cms.SignerInfo = embedded.signer_info
-    for attribute in signer_info["signed_attrs"]:
-        if attribute["type"].native == "message_digest":
-            value: bytes = attribute["values"][0].native
-            return value
-    return None
+    entries = b"/Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161"
+    capacity = services.token_allowance + _MARGIN
+    for _attempt in range(2):
+        update = PreparedUpdate(document)
+        try:
+            _add_validation_data(update, document, needed)
+            widget, signature_number = update.allocate(), update.allocate()
+            update.put(
+                widget,
+                b"<< /FT /Sig /T (doc_timestamp_%d) /Type /Annot /Subtype /Widget /F 132 "
+                b"/Rect [0 0 0 0] /P %s /V %s >>"
+                % (len(fields) + 1, serialise(page_raw), ref(signature_number)),
+            )
+            update.put(
+                number_of(page_raw),
+                updated(page, {"/Annots": _appended(annots, widget)}),
+            )
+            update.put(
+                number_of(form_raw),
+                updated(form, {"/Fields": _appended(form.raw_get("/Fields"), widget)}),
+            )
+            stamped, size = await _signed_revision(
+                update, signature_number, entries, capacity, stamp
+            )
+        except _SIGNING_STACK_ERRORS as exc:
+            raise _translate(exc, what) from exc
+        if stamped:
+            services.token_allowance = max(services.token_allowance, size)
+            return stamped
+        capacity = size + _MARGIN
+    raise TimestampUnavailable(f"{what}: the token kept outgrowing its placeholder")
 
 
 @dataclass(frozen=True)
@@ -345,7 +521,7 @@ def check_earlier_signatures(pdf: bytes, *, exclude_last: int = 0) -> CheckedSig
     lock (FieldMDP/DocMDP). Certificates are not re-validated: later updates cannot change them.
     Raises :class:`EarlierSignatureBroken` naming the first signature that fails.
     """
-    reader = _reader(pdf)
+    reader = open_document(pdf).reader
     try:
         embedded = list(reader.embedded_signatures)
     except (PdfError, ValueError, KeyError, TypeError) as exc:
@@ -361,7 +537,7 @@ def check_earlier_signatures(pdf: bytes, *, exclude_last: int = 0) -> CheckedSig
             digest = sig.compute_digest()
         except (SignatureValidationError, PdfError, ValueError, KeyError) as exc:
             raise EarlierSignatureBroken(name, f"cannot be evaluated: {exc}") from exc
-        if _claimed_digest(sig) != digest:
+        if claimed_digest(sig.pkcs7_content) != digest:
             raise EarlierSignatureBroken(name, "the signed bytes changed (digest mismatch)")
         if status["docmdp_ok"] is not True:
             level = getattr(status["diff_result"], "modification_level", None)

@@ -18,7 +18,7 @@ from pyhanko.sign import signers
 from services.messaging.metrics import ServiceMetrics
 from services.signing.backends import config_from_mapping, open_signer
 from services.signing.errors import SigningError
-from services.signing.facts import MissingSignatureError, SignatureFacts, signature_facts
+from services.signing.facts import SignatureFacts
 from services.signing.handlers import SigningFailedError
 from services.signing.pades import SigningServices, add_archive_timestamp, sign_field
 from services.signing.registry import SignerRegistry
@@ -89,10 +89,9 @@ class PadesPageSigner:
                 reason=reason,
                 appearance_text=_APPEARANCE.get(field_name, field_name),
             )
-            facts = signature_facts(signed, field_name)
             outcome = "signed"
-            return signed, facts
-        except (SigningError, MissingSignatureError) as exc:
+            return signed.pdf, signed.facts
+        except SigningError as exc:
             raise SigningFailedError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             self._signatures.labels(self.metrics.service, backend, outcome).observe(

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 from asn1crypto import crl, ocsp  # type: ignore[import-untyped]
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.authority import Authority
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.crl_client import AIOHttpCRLFetcher
@@ -25,10 +26,20 @@ from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 from pyhanko_certvalidator.fetchers.api import CRLFetcher, Fetchers, OCSPFetcher
 from pyhanko_certvalidator.util import issuer_serial
 
-__all__ = ["RevocationCache"]
+__all__ = ["RevocationCache", "ValidationData"]
 
 # x509.Certificate | cms.AttributeCertificateV2; asn1crypto has no types, so Any to mypy.
 _Cert = Any
+
+
+@dataclass(frozen=True)
+class ValidationData:
+    """What a verifier needs offline for one certificate (PAdES B-LT): DER of the certificates
+    of its path, the OCSP responses and CRLs that showed it unrevoked."""
+
+    certs: tuple[bytes, ...]
+    ocsps: tuple[bytes, ...]
+    crls: tuple[bytes, ...]
 
 
 @dataclass
@@ -40,6 +51,7 @@ class RevocationCache:
     timeout_seconds: float = 10.0
     _ocsp: dict[Any, tuple[float, ocsp.OCSPResponse]] = field(default_factory=dict)
     _crl: dict[Any, tuple[float, list[crl.CertificateList]]] = field(default_factory=dict)
+    _validation: dict[Any, tuple[float, ValidationData]] = field(default_factory=dict)
 
     def fetchers(self) -> Fetchers:
         """Fetchers for one signature or one validation."""
@@ -51,6 +63,47 @@ class RevocationCache:
             crl_fetcher=_ScopedCrlFetcher(self),
             cert_fetcher=backend.get_fetchers().cert_fetcher,
         )
+
+    async def validation_data(
+        self,
+        cert: _Cert,
+        intermediates: Iterable[_Cert],
+        trust_roots: Iterable[_Cert],
+        *,
+        extended_usage: frozenset[str] = frozenset(),
+    ) -> ValidationData:
+        """Validate ``cert`` (path to a trust anchor, revocation hard-fail) and return the data
+        that showed it valid, shared for ``max_age`` seconds per certificate and usage.
+
+        Raises pyhanko-certvalidator's errors (revoked, no path, no revocation data); failures
+        are not cached, so a revoked certificate is refused on every attempt.
+        """
+        tag = (cert.sha256, extended_usage)
+        cached = self._validation.get(tag)
+        if cached is not None and self._fresh(cached[0]):
+            return cached[1]
+        fetchers = self.fetchers()
+        context = ValidationContext(
+            trust_roots=list(trust_roots),
+            allow_fetching=True,
+            fetchers=fetchers,
+            revocation_mode="hard-fail",
+        )
+        validator = CertificateValidator(
+            cert, intermediate_certs=list(intermediates), validation_context=context
+        )
+        path = await validator.async_validate_usage(set(), set(extended_usage) or None)  # type: ignore[no-untyped-call]  # unannotated
+        certs = [c.dump() for c in path.iter_certs(include_root=True)]
+        ocsps = [r.dump() for r in fetchers.ocsp_fetcher.fetched_responses()]
+        for response in fetchers.ocsp_fetcher.fetched_responses():
+            basic = response["response_bytes"]["response"].parsed
+            certs.extend(c.dump() for c in basic["certs"] or ())
+        crls = [c.dump() for c in fetchers.crl_fetcher.fetched_crls()]
+        found = ValidationData(
+            tuple(dict.fromkeys(certs)), tuple(dict.fromkeys(ocsps)), tuple(dict.fromkeys(crls))
+        )
+        self._validation[tag] = (time.monotonic(), found)
+        return found
 
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp <= self.max_age_seconds

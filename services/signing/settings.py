@@ -6,6 +6,8 @@
 * ``HOCBA_HTTP_HOST``: HTTP bind address (``127.0.0.1``)
 * ``HOCBA_LOG_LEVEL``: level of the JSON logs (``WARNING``)
 * ``HOCBA_SIGNING_MAX_BATCH``: messages per Kafka batch, one transaction (``50``)
+* ``HOCBA_SIGNING_CONCURRENCY``: pages signed at once within a batch (``16``): a signature
+  spends most of its time waiting for the TSA, so pages overlap their waits
 * ``HOCBA_SIGNERS_FILE``: the signer registry, JSON (see ``registry.py``); required
 * ``HOCBA_RECORD_ID_KEY``: secret key of the record identifiers, ≥ 16 characters, never
   changed (every record identifier would change); required
@@ -53,6 +55,7 @@ class SigningSettings:
     log_level: str = "WARNING"
     #: Signing takes tens of milliseconds per signature: small batches keep transactions short.
     max_batch: int = 50
+    concurrency: int = 16
     public_url: str = "http://127.0.0.1:8084"
     font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")
     group_id: str = "hocba-signing"
@@ -84,6 +87,7 @@ class SigningSettings:
             http_port=env_number(env, "HOCBA_SIGNING_PORT", 8083, int),
             log_level=env.get("HOCBA_LOG_LEVEL", "WARNING"),
             max_batch=max(1, env_number(env, "HOCBA_SIGNING_MAX_BATCH", 50, int)),
+            concurrency=max(1, env_number(env, "HOCBA_SIGNING_CONCURRENCY", 16, int)),
             public_url=env.get("HOCBA_PUBLIC_URL", "http://127.0.0.1:8084").rstrip("/"),
             font_dir=Path(env.get("HOCBA_FONT_DIR", "/usr/share/fonts/truetype/dejavu")),
         )

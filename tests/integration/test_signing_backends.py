@@ -44,14 +44,16 @@ async def _sign_and_verify(
     expected_signer: str,
 ) -> None:
     async with open_signer(config) as signer:
-        pdf = await sign_field(
-            make_year_page_pdf(),
-            field,
-            signer,
-            services,
-            reason="Ký thử",
-            appearance_text="Thử nghiệm",
-        )
+        pdf = (
+            await sign_field(
+                make_year_page_pdf(),
+                field,
+                signer,
+                services,
+                reason="Ký thử",
+                appearance_text="Thử nghiệm",
+            )
+        ).pdf
     report = await verify_pdf(pdf, trust_roots, online=False)
     (sig,) = report.signatures
     assert sig.valid and sig.revocation == "good", report.to_json()

@@ -13,7 +13,7 @@ import re
 import shutil
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
@@ -40,6 +40,7 @@ from services.signing.pades import (
     load_trust_roots,
     sign_field,
 )
+from services.signing.pdfupdate import check_revisions, open_document
 from services.signing.verification import verify_pdf
 from tests.unit.test_signing_fixtures import RECORD_SHA256, ROLE_TEXT, make_year_page_pdf
 
@@ -89,15 +90,17 @@ async def _sign_all(
     pdf: bytes, role_signers: dict[str, LoadedKeySigner], services: SigningServices
 ) -> bytes:
     for role in ROLES:
-        pdf = await sign_field(
-            pdf,
-            role,
-            role_signers[role],
-            services,
-            reason="Xác nhận học bạ năm học 2025-2026",
-            location="Hà Nội",
-            appearance_text=ROLE_TEXT[role],
-        )
+        pdf = (
+            await sign_field(
+                pdf,
+                role,
+                role_signers[role],
+                services,
+                reason="Xác nhận học bạ năm học 2025-2026",
+                location="Hà Nội",
+                appearance_text=ROLE_TEXT[role],
+            )
+        ).pdf
     return await add_archive_timestamp(pdf, services)
 
 
@@ -245,14 +248,16 @@ async def test_unreachable_revocation_service_gives_unknown_not_invalid(tmp_path
 async def test_a_change_beyond_the_lock_breaks_the_earlier_signature(
     services: SigningServices, role_signers: dict[str, LoadedKeySigner]
 ) -> None:
-    pdf = await sign_field(
-        make_year_page_pdf(),
-        "homeroom_teacher",
-        role_signers["homeroom_teacher"],
-        services,
-        reason="x",
-        appearance_text="Giáo viên chủ nhiệm",
-    )
+    pdf = (
+        await sign_field(
+            make_year_page_pdf(),
+            "homeroom_teacher",
+            role_signers["homeroom_teacher"],
+            services,
+            reason="x",
+            appearance_text="Giáo viên chủ nhiệm",
+        )
+    ).pdf
     # An incremental update that rewrites the page content, as a careless tool might.
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     page_ref = writer.root["/Pages"]["/Kids"].raw_get(0)
@@ -310,3 +315,63 @@ def test_cli_verify_exit_codes(signed_pdf: bytes, dev_pki: DevPki, tmp_path: Pat
 def test_certificates_are_rebuilt_identically_when_served(dev_pki: DevPki) -> None:
     # serve_dev_pki reloads the configuration; the served CA must be the one on disk.
     assert replace(dev_pki).cert_pem("principal").exists()
+
+
+def _updated(pdf: bytes, change: Callable[[IncrementalPdfFileWriter], None]) -> bytes:
+    """``pdf`` with one more revision, made by pyhanko's general writer."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    change(writer)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _new_signature_field(writer: IncrementalPdfFileWriter) -> None:
+    fields.append_signature_field(
+        writer, fields.SigFieldSpec("vice_principal", box=(10, 10, 100, 40))
+    )
+
+
+def _document_info(writer: IncrementalPdfFileWriter) -> None:
+    writer.trailer["/Info"]["/Subject"] = generic.pdf_string("Học bạ (sửa thông tin)")
+    writer.update_container(writer.trailer["/Info"])
+
+
+def _retitled_field(writer: IncrementalPdfFileWriter) -> None:
+    form_fields = writer.root["/AcroForm"]["/Fields"]
+    teacher = form_fields[0]
+    teacher["/TU"] = generic.pdf_string("Người ký khác")
+    writer.mark_update(form_fields.raw_get(0))
+
+
+def test_the_revision_check_passes_the_platforms_own_pages(signed_pdf: bytes) -> None:
+    assert check_revisions(open_document(signed_pdf)) == 4
+    assert check_revisions(open_document(make_year_page_pdf())) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "allowed"),
+    [(_new_signature_field, False), (_retitled_field, False), (_document_info, True)],
+    ids=["signature field added after the seal", "signed field changed", "metadata changed"],
+)
+def test_the_revision_check_and_pyhanko_agree_on_changes_after_the_seal(
+    signed_pdf: bytes, change: Callable[[IncrementalPdfFileWriter], None], allowed: bool
+) -> None:
+    changed = _updated(signed_pdf, change)
+    if allowed:
+        assert check_revisions(open_document(changed)) == 4
+        assert check_earlier_signatures(changed).checked == 4
+        return
+    with pytest.raises(EarlierSignatureBroken):
+        check_revisions(open_document(changed))
+    with pytest.raises(EarlierSignatureBroken):
+        check_earlier_signatures(changed)
+
+
+def test_the_revision_check_refuses_a_changed_byte(
+    signed_pdf: bytes,
+) -> None:
+    position = signed_pdf.index(b"HOC BA SO")
+    with pytest.raises(EarlierSignatureBroken, match="digest mismatch") as caught:
+        check_revisions(open_document(signed_pdf[:position] + b"J" + signed_pdf[position + 1 :]))
+    assert caught.value.field_name == "homeroom_teacher"

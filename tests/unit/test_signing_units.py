@@ -11,7 +11,7 @@ from fontTools import ttLib
 from pyhanko.pdf_utils.misc import PdfStreamError
 
 from services.signing import errors
-from services.signing.appearance import prepare_font, stamp_text_params
+from services.signing.appearance import prepare_font, stamp_lines
 from services.signing.speedups import ORIGINAL_READ_HEX, fast_read_hex_string
 from services.signing.verification import (
     DocumentTimestampReport,
@@ -57,7 +57,7 @@ def test_stamp_font_is_rescaled_to_1000_units_and_covers_vietnamese() -> None:
 
 def test_stamp_text_is_normalised_to_precomposed_letters() -> None:
     decomposed = "Nguye\u0302\u0303n"
-    assert stamp_text_params(decomposed, decomposed) == {"role": "Nguyễn", "signer": "Nguyễn"}
+    assert stamp_lines(decomposed, decomposed) == ("Nguyễn", "Nguyễn")
 
 
 def test_errors_form_one_hierarchy_with_retriable_flags() -> None:
