@@ -1,26 +1,18 @@
 """What a signature on a page says about itself: signer, certificate, time of its timestamp.
 
-Read back from the signed PDF (not from what the signer intended), so the SignedRecord
-message states exactly what a verifier will find.
+The signing code fills :class:`SignatureFacts` from the container it has just embedded (the
+certificate it holds, the genTime of the token the TSA returned), so the SignedRecord message
+states exactly what a verifier will find; verification reads the same token fields back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
 from dataclasses import dataclass
 
 from asn1crypto import cms, tsp  # type: ignore[import-untyped]
-from pyhanko.pdf_utils.reader import PdfFileReader
 
-__all__ = [
-    "MissingSignatureError",
-    "SignatureFacts",
-    "signature_facts",
-    "timestamp_time",
-    "timestamp_token",
-]
+__all__ = ["SignatureFacts", "timestamp_time", "timestamp_token", "token_time"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,29 +22,6 @@ class SignatureFacts:
     certificate_sha256: str
     #: genTime of the RFC 3161 timestamp token on the signature (UTC).
     timestamped_at: dt.datetime
-
-
-class MissingSignatureError(LookupError):
-    """The PDF has no timestamped signature in the named field."""
-
-
-def signature_facts(pdf: bytes, field_name: str) -> SignatureFacts:
-    """Facts of the signature in ``field_name``; raises :class:`MissingSignatureError`."""
-    reader = PdfFileReader(io.BytesIO(pdf))
-    for embedded in reader.embedded_regular_signatures:
-        if embedded.field_name != field_name:
-            continue
-        cert = embedded.signer_cert
-        stamp = timestamp_time(embedded.signer_info)
-        if stamp is None:
-            raise MissingSignatureError(f"signature {field_name!r} carries no timestamp token")
-        return SignatureFacts(
-            field_name=field_name,
-            signer_name=str(cert.subject.native.get("common_name", cert.subject.human_friendly)),
-            certificate_sha256=hashlib.sha256(cert.dump()).hexdigest(),
-            timestamped_at=stamp,
-        )
-    raise MissingSignatureError(f"no signature in field {field_name!r}")
 
 
 def timestamp_token(signer_info: cms.SignerInfo) -> cms.SignedData | None:
@@ -70,8 +39,11 @@ def timestamp_token(signer_info: cms.SignerInfo) -> cms.SignedData | None:
 def timestamp_time(signer_info: cms.SignerInfo) -> dt.datetime | None:
     """genTime of the signature's RFC 3161 token (UTC), if it has one."""
     token = timestamp_token(signer_info)
-    if token is None:
-        return None
+    return None if token is None else token_time(token)
+
+
+def token_time(token: cms.SignedData) -> dt.datetime | None:
+    """genTime of an RFC 3161 token's TSTInfo (UTC); None if it holds none."""
     info = token["encap_content_info"]["content"].parsed
     if not isinstance(info, tsp.TSTInfo):
         return None

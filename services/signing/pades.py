@@ -33,13 +33,15 @@ placeholder; this module writes only the bytes a signature adds.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from asn1crypto import x509  # type: ignore[import-untyped]
-from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import signers
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
@@ -59,7 +61,7 @@ from pyhanko_certvalidator.errors import (
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
 from services.signing.appearance import DEFAULT_FONT, prepared_stamp
-from services.signing.cades import build_signature_container, token_time
+from services.signing.cades import build_signature_container, timestamp_of
 from services.signing.errors import (
     EarlierSignatureBroken,
     FieldAlreadySigned,
@@ -74,19 +76,17 @@ from services.signing.errors import (
 )
 from services.signing.facts import SignatureFacts
 from services.signing.pdfupdate import (
-    PageDocument,
+    Entries,
+    PageOutline,
     PreparedUpdate,
-    as_dictionary,
     check_revisions,
     claimed_digest,
     dictionary,
     fill,
-    number_of,
     open_document,
+    outline_of,
     ref,
-    serialise,
     signed_digest,
-    stream_data,
     text,
     updated,
 )
@@ -111,6 +111,7 @@ _Sign = Callable[[bytes], Awaitable[bytes]]
 #: Room for a signature container before the TSA's token size is known (grown when needed).
 _FIRST_TOKEN_ALLOWANCE = 8192
 _MARGIN = 1024
+_REMEMBERED_PAGES = 4096
 
 
 def load_trust_roots(paths: Iterable[Path]) -> tuple[x509.Certificate, ...]:
@@ -134,6 +135,27 @@ class SigningServices:
     revocation_cache: RevocationCache = field(repr=False)
     #: The largest RFC 3161 token seen (bytes): sizes the next placeholders.
     token_allowance: int = _FIRST_TOKEN_ALLOWANCE
+    #: Outlines of the pages this process signed last, by the page's SHA-256. Each was made
+    #: here from a checked page: handed back for the next signature, it is neither parsed nor
+    #: checked again.
+    _produced: OrderedDict[bytes, PageOutline] = field(default_factory=OrderedDict, repr=False)
+
+    def outline(self, pdf: bytes) -> PageOutline:
+        """The outline of a page handed in: remembered if made here, else parsed and checked
+        (every earlier signature must hold: :class:`EarlierSignatureBroken` otherwise)."""
+        known = self._produced.get(hashlib.sha256(pdf).digest())
+        if known is not None:
+            return known
+        document = open_document(pdf)
+        check_revisions(document)
+        return outline_of(document)
+
+    def produced(self, pdf: bytes, outline: PageOutline) -> bytes:
+        """Remember the outline of ``pdf``, made here (the last 4,096 pages); return ``pdf``."""
+        self._produced[hashlib.sha256(pdf).digest()] = outline
+        while len(self._produced) > _REMEMBERED_PAGES:
+            self._produced.popitem(last=False)
+        return pdf
 
     @classmethod
     def create(
@@ -244,93 +266,81 @@ def _pdf_date(when: dt.datetime) -> bytes:
     return text(when.astimezone(dt.UTC).strftime("D:%Y%m%d%H%M%SZ"))
 
 
-def _field_mdp_reference(document: PageDocument, lock: generic.DictionaryObject) -> bytes:
+def _field_mdp_reference(outline: PageOutline, lock: Entries) -> bytes:
     """The signature's ``/Reference``: a FieldMDP transform with the field's lock (ISO 32000-2
     § 12.8.2.4); a lock with ``/P`` carries it, as PDF 2.0 says."""
     params = {"/Type": b"/TransformParams", "/V": b"/1.2"}
-    for key in ("/Action", "/Fields", "/P"):
-        if key in lock:
-            params[key] = serialise(lock.raw_get(key))
+    params.update({k: lock[k] for k in ("/Action", "/Fields", "/P") if k in lock})
     transform = {
         "/Type": b"/SigRef",
         "/TransformMethod": b"/FieldMDP",
-        "/Data": ref(document.root_number),
+        "/Data": ref(outline.root),
         "/TransformParams": dictionary(params),
     }
     return b"[" + dictionary(transform) + b"]"
 
 
+def _appended(array: bytes, number: int) -> bytes:
+    """An array of references (PDF syntax) with a reference to ``number`` added at the end."""
+    inner = array.strip()
+    if not (inner.startswith(b"[") and inner.endswith(b"]")):
+        raise InvalidPdf("expected a direct array of references")
+    return inner[:-1].rstrip() + b" " + ref(number) + b"]"
+
+
 def _add_validation_data(
-    update: PreparedUpdate, document: PageDocument, data: Sequence[ValidationData]
-) -> None:
-    """Merge ``data`` into the document security store (one new version of the DSS)."""
-    catalog = document.reader.root
-    raw = catalog.raw_get("/DSS") if "/DSS" in catalog else None
-    dss = as_dictionary(raw) if raw is not None else None
-    changes: dict[str, bytes] = {}
+    update: PreparedUpdate, outline: PageOutline, data: Sequence[ValidationData]
+) -> dict[str, Any]:
+    """Merge ``data`` into the document security store (one new version of the DSS); the
+    outline's fields that changed."""
+    dss = dict(outline.dss[1]) if outline.dss is not None else {}
+    content = set(outline.dss_content)
+    added = False
     for key, kind in (("/Certs", "certs"), ("/OCSPs", "ocsps"), ("/CRLs", "crls")):
-        refs = list(dss.raw_get(key)) if dss is not None and key in dss else []
-        present = {stream_data(item) for item in refs}
-        added: list[bytes] = []
         for bundle in data:
             for der in getattr(bundle, kind):
-                if der in present:
+                digest = hashlib.sha256(der).digest()
+                if digest in content:
                     continue
-                present.add(der)
+                content.add(digest)
                 number = update.allocate()
                 update.put_stream(number, der)
-                added.append(ref(number))
-        if added:
-            changes[key] = b"[" + b" ".join([*(serialise(r) for r in refs), *added]) + b"]"
-    if not changes:
-        return
-    if dss is not None and raw is not None:
-        update.put(number_of(raw), updated(dss, changes))
-        return
+                dss[key] = _appended(dss.get(key, b"[]"), number)
+                added = True
+    if not added:
+        return {}
+    changed: dict[str, Any] = {"dss_content": frozenset(content)}
+    if outline.dss is not None:
+        update.put(outline.dss[0], dictionary(dss))
+        changed["dss"] = (outline.dss[0], dss)
+        return changed
     number = update.allocate()
-    update.put(number, dictionary(changes))
-    catalog_changes = {"/DSS": ref(number)}
+    update.put(number, dictionary(dss))
+    catalog = updated(outline.catalog, {"/DSS": ref(number)})
     if "/Extensions" not in catalog:
-        catalog_changes["/Extensions"] = (
+        catalog["/Extensions"] = (
             b"<< /ESIC << /Type /DeveloperExtensions /BaseVersion /1.7 /ExtensionLevel 1 >> >>"
         )
-    update.put(document.root_number, updated(catalog, catalog_changes))
-
-
-def _require_sig_flags(update: PreparedUpdate, document: PageDocument) -> None:
-    """The form says it holds signatures (/SigFlags 3: SignaturesExist, AppendOnly)."""
-    raw = document.reader.root.raw_get("/AcroForm")
-    form = as_dictionary(raw)
-    if int(form.get("/SigFlags", 0)) != 3:
-        update.put(number_of(raw), updated(form, {"/SigFlags": b"3"}))
-
-
-def _empty_field(document: PageDocument, field_name: str) -> tuple[int, generic.DictionaryObject]:
-    for name, number, found in document.sig_fields():
-        if name != field_name:
-            continue
-        if "/V" in found:
-            raise FieldAlreadySigned(f"signature field {field_name!r} is already signed")
-        return number, found
-    raise UnknownSignatureField(
-        f"no signature field {field_name!r}; fields are created when the page was rendered"
-    )
+    update.put(outline.root, dictionary(catalog))
+    changed.update(dss=(number, dss), catalog=catalog)
+    return changed
 
 
 async def _signed_revision(
     update: PreparedUpdate, number: int, entries: bytes, capacity: int, sign: _Sign
-) -> tuple[bytes, int]:
+) -> tuple[bytes, int, int]:
     """Put signature dictionary ``number``, assemble, sign the byte range.
 
-    Returns (the signed file, the container's size), or (b"", size) when the container did not
-    fit and the revision must be built again with more room.
+    Returns (the signed file, the container's size, where its xref section starts), or
+    (b"", size, 0) when the container did not fit and the revision must be built again with
+    more room.
     """
     update.put_signature(number, entries, capacity)
-    out, slot = update.assemble()
+    out, slot, xref_at = update.assemble()
     container = await sign(signed_digest(out, slot))
     if len(container) > slot.capacity:
-        return b"", len(container)
-    return fill(out, slot, container), len(container)
+        return b"", len(container), 0
+    return fill(out, slot, container), len(container), xref_at
 
 
 async def sign_field(
@@ -351,13 +361,18 @@ async def sign_field(
     signing time. Raises a :class:`SigningError` subclass; never signs a PDF in which an
     earlier signature no longer holds.
     """
-    document = open_document(pdf)
-    check_revisions(document)
-    field_number, sig_field = _empty_field(document, field_name)
+    outline = services.outline(pdf)
+    sig_field = outline.field(field_name)
+    if sig_field is None:
+        raise UnknownSignatureField(
+            f"no signature field {field_name!r}; fields are created when the page is rendered"
+        )
+    if sig_field.signed:
+        raise FieldAlreadySigned(f"signature field {field_name!r} is already signed")
     cert = signer.signing_cert
     if cert is None:
         raise SignerUnavailable("the signer has no certificate")
-    name = signer_name or str(cert.subject.native.get("common_name", cert.subject.human_friendly))
+    common_name = str(cert.subject.native.get("common_name", cert.subject.human_friendly))
     what = f"signing {field_name!r}"
     try:
         others = [c for c in signer.cert_registry if c.sha256 != cert.sha256]
@@ -365,11 +380,11 @@ async def sign_field(
         timestamp_certs = list(services.timestamper.cert_registry)
         for tsa_cert in timestamp_certs:
             needed.append(await services.validation_data(tsa_cert, timestamp_certs, tsa=True))
-        stamp = prepared_stamp(appearance_text, name, services.font_path)
+        stamp = prepared_stamp(appearance_text, signer_name or common_name, services.font_path)
     except _SIGNING_STACK_ERRORS as exc:
         raise _translate(exc, what) from exc
     now = dt.datetime.now(dt.UTC)
-    x1, y1, x2, y2 = (float(v) for v in sig_field["/Rect"])
+    x1, y1, x2, y2 = sig_field.rect
     values = {
         "/Type": b"/Sig",
         "/Filter": b"/Adobe.PPKLite",
@@ -379,10 +394,8 @@ async def sign_field(
     }
     if location:
         values["/Location"] = text(location)
-    if "/Lock" in sig_field:
-        values["/Reference"] = _field_mdp_reference(
-            document, as_dictionary(sig_field.raw_get("/Lock"))
-        )
+    if sig_field.lock is not None:
+        values["/Reference"] = _field_mdp_reference(outline, sig_field.lock)
     entries = dictionary(values)[3:-3]
     timestamped: list[dt.datetime] = []
 
@@ -394,42 +407,47 @@ async def sign_field(
     chain_size = sum(len(c.dump()) for c in signer.cert_registry)
     capacity = chain_size + services.token_allowance + _MARGIN
     for _attempt in range(2):
-        update = PreparedUpdate(document)
-        _require_sig_flags(update, document)
+        update = PreparedUpdate(pdf, outline)
+        changed: dict[str, Any] = {}
+        form_number, form = outline.form
+        if form.get("/SigFlags") != b"3":
+            form = updated(form, {"/SigFlags": b"3"})
+            update.put(form_number, dictionary(form))
+            changed["form"] = (form_number, form)
         appearance = stamp.write(update, abs(x2 - x1), abs(y2 - y1), now)
+        changed.update(_add_validation_data(update, outline, needed))
+        signature_number = update.allocate()
+        field_entries = updated(
+            sig_field.entries,
+            {"/V": ref(signature_number), "/AP": b"<< /N %s >>" % ref(appearance)},
+        )
+        update.put(sig_field.number, dictionary(field_entries))
         try:
-            _add_validation_data(update, document, needed)
-            signature_number = update.allocate()
-            update.put(
-                field_number,
-                updated(
-                    sig_field,
-                    {"/V": ref(signature_number), "/AP": b"<< /N %s >>" % ref(appearance)},
-                ),
+            signed, size, xref_at = await _signed_revision(
+                update, signature_number, entries, capacity, sign
             )
-            signed, size = await _signed_revision(update, signature_number, entries, capacity, sign)
         except _SIGNING_STACK_ERRORS as exc:
             raise _translate(exc, what) from exc
-        if signed:
-            services.token_allowance = max(services.token_allowance, size - chain_size)
-            facts = SignatureFacts(
-                field_name=field_name,
-                signer_name=str(
-                    cert.subject.native.get("common_name", cert.subject.human_friendly)
-                ),
-                certificate_sha256=cert.sha256.hex(),
-                timestamped_at=timestamped[-1],
-            )
-            return SignedField(signed, facts)
-        capacity = size + _MARGIN
+        if not signed:
+            capacity = size + _MARGIN
+            continue
+        services.token_allowance = max(services.token_allowance, size - chain_size)
+        now_signed = replace(sig_field, entries=field_entries, signed=True)
+        after = replace(
+            outline,
+            startxref=xref_at,
+            size=update.size,
+            fields=tuple(now_signed if f is sig_field else f for f in outline.fields),
+            **changed,
+        )
+        facts = SignatureFacts(
+            field_name=field_name,
+            signer_name=common_name,
+            certificate_sha256=cert.sha256.hex(),
+            timestamped_at=timestamped[-1],
+        )
+        return SignedField(services.produced(signed, after), facts)
     raise SignerUnavailable(f"{what}: the signature container kept outgrowing its placeholder")
-
-
-def _appended(array: object, number: int) -> bytes:
-    """An array of references with a reference to ``number`` added at the end."""
-    if not isinstance(array, generic.ArrayObject):
-        raise InvalidPdf("expected a direct array of references")
-    return b"[" + b" ".join([*(serialise(item) for item in array), ref(number)]) + b"]"
 
 
 async def add_archive_timestamp(pdf: bytes, services: SigningServices) -> bytes:
@@ -439,8 +457,7 @@ async def add_archive_timestamp(pdf: bytes, services: SigningServices) -> bytes:
     document timestamp before its TSA certificate expires. The TSA's own validation data goes
     into the DSS in the same revision, before the timestamp, so the timestamp covers it.
     """
-    document = open_document(pdf)
-    check_revisions(document)
+    outline = services.outline(pdf)
     what = "document timestamp"
     try:
         timestamp_certs = list(services.timestamper.cert_registry)
@@ -453,46 +470,34 @@ async def add_archive_timestamp(pdf: bytes, services: SigningServices) -> bytes:
         ]
     except _SIGNING_STACK_ERRORS as exc:
         raise _translate(exc, what) from exc
-    fields = list(document.sig_fields())
-    if not fields:
-        raise InvalidPdf("the page has no signature fields")
-    page_raw = fields[0][2].raw_get("/P")
-    page = as_dictionary(page_raw)
-    form_raw = document.reader.root.raw_get("/AcroForm")
-    form = as_dictionary(form_raw)
-    annots = page.raw_get("/Annots") if "/Annots" in page else generic.ArrayObject()
-    if not isinstance(annots, generic.ArrayObject):
-        raise InvalidPdf("the page's annotations are not a direct array")
     stamps: list[dt.datetime] = []
 
     async def stamp(digest: bytes) -> bytes:
         token = await services.timestamper.async_timestamp(digest, _MD)
-        stamps.append(token_time(token))
+        stamps.append(timestamp_of(token))
         der: bytes = token.dump()
         return der
 
     entries = b"/Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161"
     capacity = services.token_allowance + _MARGIN
+    page_number, page = outline.page
+    form_number, form = outline.form
     for _attempt in range(2):
-        update = PreparedUpdate(document)
+        update = PreparedUpdate(pdf, outline)
+        _add_validation_data(update, outline, needed)
+        widget, signature_number = update.allocate(), update.allocate()
+        update.put(
+            widget,
+            b"<< /FT /Sig /T (doc_timestamp_%d) /Type /Annot /Subtype /Widget /F 132 "
+            b"/Rect [0 0 0 0] /P %s /V %s >>"
+            % (len(outline.fields) + 1, ref(page_number), ref(signature_number)),
+        )
+        new_page = updated(page, {"/Annots": _appended(page.get("/Annots", b"[]"), widget)})
+        update.put(page_number, dictionary(new_page))
+        new_form = updated(form, {"/Fields": _appended(form["/Fields"], widget)})
+        update.put(form_number, dictionary(new_form))
         try:
-            _add_validation_data(update, document, needed)
-            widget, signature_number = update.allocate(), update.allocate()
-            update.put(
-                widget,
-                b"<< /FT /Sig /T (doc_timestamp_%d) /Type /Annot /Subtype /Widget /F 132 "
-                b"/Rect [0 0 0 0] /P %s /V %s >>"
-                % (len(fields) + 1, serialise(page_raw), ref(signature_number)),
-            )
-            update.put(
-                number_of(page_raw),
-                updated(page, {"/Annots": _appended(annots, widget)}),
-            )
-            update.put(
-                number_of(form_raw),
-                updated(form, {"/Fields": _appended(form.raw_get("/Fields"), widget)}),
-            )
-            stamped, size = await _signed_revision(
+            stamped, size, _xref_at = await _signed_revision(
                 update, signature_number, entries, capacity, stamp
             )
         except _SIGNING_STACK_ERRORS as exc:

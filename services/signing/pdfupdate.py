@@ -34,8 +34,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from services.signing.errors import EarlierSignatureBroken, InvalidPdf
 
 __all__ = [
+    "Entries",
     "PageDocument",
+    "PageOutline",
     "PreparedUpdate",
+    "SigField",
     "SignatureSlot",
     "as_dictionary",
     "check_revisions",
@@ -44,6 +47,7 @@ __all__ = [
     "fill",
     "number_of",
     "open_document",
+    "outline_of",
     "ref",
     "serialise",
     "signed_digest",
@@ -80,11 +84,9 @@ def dictionary(entries: Mapping[str, bytes]) -> bytes:
     return b"<< " + b" ".join(k.encode() + b" " + v for k, v in entries.items()) + b" >>"
 
 
-def updated(obj: generic.DictionaryObject, changes: Mapping[str, bytes]) -> bytes:
-    """``obj`` in PDF syntax with ``changes`` applied (keys added or replaced)."""
-    entries = {str(k): serialise(obj.raw_get(k)) for k in obj}
-    entries.update(changes)
-    return dictionary(entries)
+def updated(entries: Mapping[str, bytes], changes: Mapping[str, bytes]) -> dict[str, bytes]:
+    """``entries`` with ``changes`` applied (keys added or replaced)."""
+    return {**entries, **changes}
 
 
 def as_dictionary(obj: object) -> generic.DictionaryObject:
@@ -114,19 +116,11 @@ def number_of(obj: object) -> int:
 
 @dataclass
 class PageDocument:
-    """A parsed record page: what an incremental update needs to know about its last revision."""
+    """A record page parsed by pyhanko (for the first signature a process makes on it)."""
 
     data: bytes
     reader: PdfFileReader
     startxref: int
-
-    @property
-    def size(self) -> int:
-        return int(self.reader.trailer["/Size"])
-
-    @property
-    def root_number(self) -> int:
-        return number_of(self.reader.trailer.raw_get("/Root"))
 
     def sig_fields(self) -> Iterator[tuple[str, int, generic.DictionaryObject]]:
         """(name, object number, dictionary) of every signature field in the form, in order."""
@@ -156,6 +150,107 @@ def open_document(pdf: bytes) -> PageDocument:
     return PageDocument(pdf, reader, startxref)
 
 
+Entries = dict[str, bytes]
+"""A dictionary's entries: key (with its slash) -> value in PDF syntax."""
+
+
+def entries_of(obj: generic.DictionaryObject) -> Entries:
+    return {str(k): serialise(obj.raw_get(k)) for k in obj}
+
+
+@dataclass(frozen=True)
+class SigField:
+    """A signature field of the page (merged with its widget)."""
+
+    name: str
+    number: int
+    entries: Entries
+    signed: bool
+    rect: tuple[float, float, float, float]
+    lock: Entries | None  # the field's /Lock dictionary (FieldMDP), if it has one
+
+
+@dataclass(frozen=True)
+class PageOutline:
+    """What an incremental update needs to know of a page's last revision, without parsing it.
+
+    Made once by :func:`outline_of` from a parsed page; every update made here returns the
+    outline of the page it produced (:meth:`PreparedUpdate.assemble`'s caller builds it), so
+    the next signature on that page reads nothing.
+    """
+
+    startxref: int
+    size: int
+    root: int
+    trailer_extra: bytes  # /Info and the first half of /ID, in trailer syntax
+    first_id: bytes
+    catalog: Entries
+    form: tuple[int, Entries]
+    fields: tuple[SigField, ...]
+    page: tuple[int, Entries]  # the page the signature fields are on
+    dss: tuple[int, Entries] | None
+    dss_content: frozenset[bytes]  # SHA-256 of every certificate, OCSP response and CRL in it
+
+    def field(self, name: str) -> SigField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+def outline_of(document: PageDocument) -> PageOutline:
+    """The outline of a parsed page (:class:`InvalidPdf` if it is not a record page's shape)."""
+    reader = document.reader
+    try:
+        trailer = reader.trailer
+        root_raw = trailer.raw_get("/Root")
+        catalog = as_dictionary(root_raw)
+        form_raw = catalog.raw_get("/AcroForm")
+        fields = []
+        page_ref: object = None
+        for name, number, found in document.sig_fields():
+            if page_ref is None:
+                page_ref = found.raw_get("/P")
+            lock = as_dictionary(found.raw_get("/Lock")) if "/Lock" in found else None
+            x1, y1, x2, y2 = (float(v) for v in found["/Rect"])
+            fields.append(
+                SigField(
+                    name=name,
+                    number=number,
+                    entries=entries_of(found),
+                    signed="/V" in found,
+                    rect=(x1, y1, x2, y2),
+                    lock=entries_of(lock) if lock is not None else None,
+                )
+            )
+        if not fields:
+            raise InvalidPdf("the page has no signature fields")
+        dss_raw = catalog.raw_get("/DSS") if "/DSS" in catalog else None
+        dss = as_dictionary(dss_raw) if dss_raw is not None else None
+        content = frozenset(
+            hashlib.sha256(stream_data(item)).digest()
+            for key in ("/Certs", "/OCSPs", "/CRLs")
+            if dss is not None and key in dss
+            for item in dss.raw_get(key)
+        )
+        first_id = trailer["/ID"][0].original_bytes if "/ID" in trailer else b""
+        info = trailer.raw_get("/Info") if "/Info" in trailer else None
+        return PageOutline(
+            startxref=document.startxref,
+            size=int(trailer["/Size"]),
+            root=number_of(root_raw),
+            trailer_extra=b" /Info " + serialise(info) if info is not None else b"",
+            first_id=bytes(first_id),
+            catalog=entries_of(catalog),
+            form=(number_of(form_raw), entries_of(as_dictionary(form_raw))),
+            fields=tuple(fields),
+            page=(number_of(page_ref), entries_of(as_dictionary(page_ref))),
+            dss=(number_of(dss_raw), entries_of(dss)) if dss is not None else None,
+            dss_content=content,
+        )
+    except InvalidPdf:
+        raise
+    except _READ_ERRORS as exc:
+        raise InvalidPdf(f"not a record page: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class SignatureSlot:
     """Where the signature container goes in an assembled update, and what it must cover."""
@@ -171,16 +266,22 @@ class SignatureSlot:
 
 @dataclass
 class PreparedUpdate:
-    """One revision being built: objects by number, then :meth:`assemble` and :meth:`fill`."""
+    """One revision being built: objects by number, then :meth:`assemble` and :func:`fill`."""
 
-    document: PageDocument
+    pdf: bytes
+    outline: PageOutline
     _objects: dict[int, bytes] = field(default_factory=dict)
     _next: int = 0
     _signature: int | None = None
     _capacity: int = 0
 
     def __post_init__(self) -> None:
-        self._next = self.document.size
+        self._next = self.outline.size
+
+    @property
+    def size(self) -> int:
+        """The trailer's /Size after this update."""
+        return self._next
 
     def allocate(self) -> int:
         """A fresh object number."""
@@ -216,11 +317,12 @@ class PreparedUpdate:
             % (entries, b" " * _BYTE_RANGE_WIDTH, b"0" * (2 * capacity)),
         )
 
-    def assemble(self) -> tuple[bytearray, SignatureSlot]:
-        """The whole file with this revision appended, ``/ByteRange`` filled, contents empty."""
+    def assemble(self) -> tuple[bytearray, SignatureSlot, int]:
+        """The whole file with this revision appended, ``/ByteRange`` filled, contents empty;
+        the placeholder; where the new xref section starts (the next revision's /Prev)."""
         if self._signature is None:
             raise ValueError("no signature dictionary in this update")
-        base = self.document.data
+        base = self.pdf
         out = bytearray(base)
         if not base.endswith(b"\n"):
             out += b"\n"
@@ -242,17 +344,15 @@ class PreparedUpdate:
                 out += b"%d %d\n" % (run[0], len(run))
                 out += b"".join(b"%010d 00000 n \n" % offsets[n] for n in run)
                 run_start = i
-        trailer = self.document.reader.trailer
-        first_id = trailer["/ID"][0].original_bytes if "/ID" in trailer else b""
+        outline = self.outline
         second_id = hashlib.sha256(base).digest()[:16]
-        info = trailer.raw_get("/Info") if "/Info" in trailer else None
-        out += b"trailer\n<< /Size %d /Root %s%s /ID [<%s> <%s>] /Prev %d >>\n" % (
+        out += b"trailer\n<< /Size %d /Root %d 0 R%s /ID [<%s> <%s>] /Prev %d >>\n" % (
             self._next,
-            serialise(trailer.raw_get("/Root")),
-            b" /Info " + serialise(info) if info is not None else b"",
-            first_id.hex().encode(),
+            outline.root,
+            outline.trailer_extra,
+            outline.first_id.hex().encode(),
             second_id.hex().encode(),
-            self.document.startxref,
+            outline.startxref,
         )
         out += b"startxref\n%d\n%%%%EOF\n" % xref_at
         body = self._objects[self._signature]
@@ -261,7 +361,7 @@ class PreparedUpdate:
         contents_end = contents_start + 2 + 2 * self._capacity
         numbers_text = b"0 %d %d %d" % (contents_start, contents_end, len(out) - contents_end)
         out[range_at : range_at + len(numbers_text)] = numbers_text
-        return out, SignatureSlot(contents_start, contents_end)
+        return out, SignatureSlot(contents_start, contents_end), xref_at
 
 
 def signed_digest(out: bytearray, slot: SignatureSlot) -> bytes:
