@@ -19,15 +19,16 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+import aiohttp
 from asn1crypto import algos, cms, core, x509  # type: ignore[import-untyped]
 from pyhanko.sign import signers
-from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 
 from services.signing import der
 from services.signing.errors import SignerUnavailable, TimestampUnavailable
 from services.signing.facts import token_time
 
-__all__ = ["SignatureContainer", "build_signature_container", "timestamp_of"]
+__all__ = ["SignatureContainer", "build_signature_container", "request_timestamp", "timestamp_of"]
 
 _MD = "sha256"
 
@@ -39,6 +40,16 @@ class SignatureContainer:
     der: bytes
     signer_cert: x509.Certificate
     timestamped_at: dt.datetime
+
+
+async def request_timestamp(timestamper: TimeStamper, digest: bytes) -> cms.ContentInfo:
+    """An RFC 3161 token over ``digest`` (SHA-256); :class:`TimestampUnavailable` for any
+    failure of the TSA or of its answer (a refusal included: asn1crypto cannot parse a
+    TimeStampResp without a token and raises ValueError)."""
+    try:
+        return await timestamper.async_timestamp(digest, _MD)
+    except (TimestampRequestError, aiohttp.ClientError, OSError, ValueError, KeyError) as exc:
+        raise TimestampUnavailable(f"time stamping failed: {type(exc).__name__}: {exc}") from exc
 
 
 def timestamp_of(token: cms.ContentInfo) -> dt.datetime:
@@ -124,7 +135,7 @@ async def build_signature_container(
     # DER sorts the elements of a SET OF by their encodings (X.690 § 11.6).
     attributes = sorted((_CONTENT_TYPE_DATA, message_digest, parts.signing_certificate_v2))
     signature = await signer.async_sign_raw(der.element(der.SET, *attributes), _MD)
-    token = await timestamper.async_timestamp(hashlib.sha256(signature).digest(), _MD)
+    token = await request_timestamp(timestamper, hashlib.sha256(signature).digest())
     signer_info = der.element(
         der.SEQUENCE,
         _VERSION_1,

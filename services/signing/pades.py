@@ -61,7 +61,7 @@ from pyhanko_certvalidator.errors import (
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers.util import LazySession
 
 from services.signing.appearance import DEFAULT_FONT, prepared_stamp
-from services.signing.cades import build_signature_container, timestamp_of
+from services.signing.cades import build_signature_container, request_timestamp, timestamp_of
 from services.signing.errors import (
     EarlierSignatureBroken,
     FieldAlreadySigned,
@@ -473,7 +473,7 @@ async def add_archive_timestamp(pdf: bytes, services: SigningServices) -> bytes:
     stamps: list[dt.datetime] = []
 
     async def stamp(digest: bytes) -> bytes:
-        token = await services.timestamper.async_timestamp(digest, _MD)
+        token = await request_timestamp(services.timestamper, digest)
         stamps.append(timestamp_of(token))
         der: bytes = token.dump()
         return der
