@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from services.core.record_page import (
 from services.core.record_page.content import page_content
 from services.core.record_page.fonts import register_fonts
 from services.core.record_page.layout import Qr, lay_out
+from services.core.record_page.qr import qr_rows
 from services.core.synthetic import GeneratorSettings, generate_school_year
 
 pytestmark = pytest.mark.unit
@@ -136,14 +138,19 @@ def test_other_inputs_other_bytes_and_document_id(
     assert first[1].original_bytes != second[1].original_bytes
 
 
-def test_one_a4_page_two_revisions_readable_by_pyhanko(pdf: bytes) -> None:
+def test_one_a4_page_in_one_revision_readable_by_pyhanko(pdf: bytes) -> None:
     document = reader(pdf)
     pages = document.root["/Pages"]
     assert pages["/Count"] == 1
     media_box = [float(v) for v in pages["/Kids"][0].get_object()["/MediaBox"]]
     assert media_box == pytest.approx([0, 0, 595.2756, 841.8898], abs=0.01)
-    # reportlab's page, then pyHanko's update with the fields and the attachment.
-    assert document.xrefs.total_revisions == 2
+    # The page, its fields and the attachment in one revision, with a classic cross-reference
+    # table (the signing service appends its revisions in the same form).
+    assert document.xrefs.total_revisions == 1
+    assert pdf.startswith(b"%PDF-1.7\n") and pdf.endswith(b"%%EOF\n")
+    assert b"\nxref\n0 " in pdf and b"/XRef" not in pdf and b"/ObjStm" not in pdf
+    done = subprocess.run(["/usr/bin/pdfinfo", "-"], input=pdf, capture_output=True, check=True)
+    assert b"Form:            AcroForm" in done.stdout
 
 
 def test_fonts_are_embedded_subsets(pdf: bytes) -> None:
@@ -163,6 +170,8 @@ def test_three_empty_signature_fields_with_their_locks(pdf: bytes) -> None:
     document = reader(pdf)
     fields = list(enumerate_sig_fields(document))
     assert [name for name, _, _ in fields] == list(SIGNATURE_FIELDS.values())
+    # Signatures exist, append only: signing need not rewrite the form.
+    assert document.root["/AcroForm"]["/SigFlags"] == 3
     assert all(value is None for _, value, _ in fields)
     page_ref = document.root["/Pages"]["/Kids"][0]
     annotations = {ref.idnum for ref in page_ref.get_object()["/Annots"]}
@@ -254,6 +263,34 @@ def test_vietnamese_text_with_diacritics(validated: dict[str, Any], pdf: bytes) 
     assert "Đính chính" not in text
 
 
+def page_fonts(pdf: bytes) -> dict[str, str]:
+    """Font resource name -> base font name, on the first page."""
+    fonts = reader(pdf).root["/Pages"]["/Kids"][0].get_object()["/Resources"]["/Font"]
+    return {str(key): str(fonts[key]["/BaseFont"]) for key in fonts}
+
+
+def test_letters_beyond_the_alphabet_print_from_further_subsets(
+    validated: dict[str, Any], fonts: PageFonts, pdf: bytes
+) -> None:
+    record = dict(validated["record"])
+    greek = "Ωμέγα “Ánh” ©"
+    cyrillic = "".join(map(chr, range(0x410, 0x450))) * 2 + "".join(map(chr, range(0x460, 0x520)))
+    record["student"] = dict(record["student"], full_name=greek, mother_name=cyrillic + " 李")
+    changed = render_year_page(
+        dict(validated, record=record), IDENTITY, record_json(validated), fonts
+    )
+    text = pdf_text(changed)
+    assert greek in text
+    assert cyrillic in "".join(text.split())  # cut over several lines
+    # 8 + 256 letters beyond the alphabet, all in the regular font: two more subsets of it (255
+    # letters each at most, code 0 being .notdef). 李 is not in DejaVu Sans: .notdef, as before.
+    names = page_fonts(changed)
+    assert sorted(names) == ["/B0", "/R0", "/R1", "/R2"]
+    assert len(set(names.values())) == 4
+    # The alphabet subsets are the same on every page.
+    assert names["/R0"] == page_fonts(pdf)["/R0"] and names["/B0"] == page_fonts(pdf)["/B0"]
+
+
 def test_a_correction_names_the_version_and_the_reason(
     validated: dict[str, Any], fonts: PageFonts
 ) -> None:
@@ -274,21 +311,87 @@ def test_a_correction_names_the_version_and_the_reason(
     assert "Đính chính phiên bản 2: lý do đính chính không được ghi kèm" in text
 
 
+def drawn_qr(pdf: bytes) -> list[str]:
+    """The QR code drawn on the last page, read back from its rectangles (module units)."""
+    document = reader(pdf)
+    kids = document.root["/Pages"]["/Kids"]
+    content = kids[len(kids) - 1].get_object()["/Contents"].data.decode("latin-1")
+    runs = [tuple(map(int, m)) for m in re.findall(r"^(\d+) (\d+) (\d+) 1 re$", content, re.M)]
+    size = max(x + width for x, _, width in runs)
+    rows = [["0"] * size for _ in range(size)]
+    for x, y, width in runs:
+        rows[y][x : x + width] = ["1"] * width
+    return ["".join(row) for row in rows]
+
+
 def test_the_qr_code_encodes_the_verification_url(
-    validated: dict[str, Any], fonts: PageFonts, monkeypatch: pytest.MonkeyPatch
+    validated: dict[str, Any], fonts: PageFonts, pdf: bytes
 ) -> None:
-    encoded: list[object] = []
-    add_data = qrencoder.QRCode.addData
-
-    def spy(self: qrencoder.QRCode, data: object) -> None:
-        encoded.append(data)
-        add_data(self, data)
-
-    monkeypatch.setattr(qrencoder.QRCode, "addData", spy)
-    render_year_page(validated, IDENTITY, record_json(validated), fonts)
-    assert encoded == [IDENTITY.verify_url]
     layout = lay_out(page_content(validated, IDENTITY, "0" * 64), register_fonts(fonts))
     assert [op.payload for op in layout.pages[-1] if isinstance(op, Qr)] == [IDENTITY.verify_url]
+    assert drawn_qr(pdf) == qr_rows(IDENTITY.verify_url)
+
+
+def reportlab_qr(payload: str, version: int, mask: int) -> list[str]:
+    """reportlab's QR code of ``payload`` (bytes, level M) with the given version and mask."""
+    code = qrencoder.QRCode(version, qrencoder.QRErrorCorrectLevel.M)
+    code.addData(payload)
+    code.makeImpl(False, mask)
+    return ["".join("1" if dark else "0" for dark in row) for row in code.modules]
+
+
+def format_mask(rows: list[str]) -> tuple[int, int]:
+    """(level bits, mask) from the first copy of the format information."""
+    places = [(8, i) for i in range(6)] + [(8, 7), (8, 8), (7, 8)]
+    places += [(14 - i, 8) for i in range(9, 15)]
+    bits = sum(1 << i for i, (x, y) in enumerate(places) if rows[y][x] == "1") ^ 0x5412
+    return bits >> 13, bits >> 10 & 7
+
+
+def penalty(rows: list[str]) -> int:
+    """ISO/IEC 18004 § 7.8.3 penalty, module by module (the quiet zone counts as light)."""
+    size = len(rows)
+    lines = rows + ["".join(row[x] for row in rows) for x in range(size)]
+    total = sum(len(run) - 2 for line in lines for run in re.findall(r"0{5,}|1{5,}", line))
+    total += 3 * sum(
+        rows[y][x] == rows[y][x + 1] == rows[y + 1][x] == rows[y + 1][x + 1]
+        for y in range(size - 1)
+        for x in range(size - 1)
+    )
+    for line in lines:
+        quiet = f"0000{line}0000"
+        total += 40 * sum(
+            quiet.startswith(pattern, i)
+            for i in range(len(quiet))
+            for pattern in ("10111010000", "00001011101")
+        )
+    dark = sum(row.count("1") for row in rows)
+    return total + 10 * (abs(20 * dark - 10 * size * size) // (size * size))
+
+
+@pytest.mark.parametrize("length", [1, 17, 50, 78, 154, 213, 400, 1000, 2331])
+def test_the_qr_code_is_reportlabs_with_the_mask_of_lowest_penalty(length: int) -> None:
+    payload = ("https://hocba.edu.vn/xac-minh/" + "hb7k2m9q4r8t1v3w5x/" * 130)[:length]
+    rows = qr_rows(payload)
+    version = (len(rows) - 17) // 4
+    level, mask = format_mask(rows)
+    assert level == 0b00  # M
+    # The smallest version that holds the bytes (byte mode: 4 + 8 or 16 bits of header).
+    assert len(rows) == 4 * version + 17
+    if version > 1:
+        smaller = qrencoder.QRRSBlock.getRSBlocks(version - 1, qrencoder.QRErrorCorrectLevel.M)
+        header = 12 if version - 1 < 10 else 20
+        assert header + 8 * length > 8 * sum(block.dataCount for block in smaller)
+    # An independent encoder draws the same symbol with that mask, and no mask scores lower.
+    assert rows == reportlab_qr(payload, version, mask)
+    if version <= 10:
+        scores = [penalty(reportlab_qr(payload, version, m)) for m in range(8)]
+        assert scores.index(min(scores)) == mask
+
+
+def test_a_payload_too_long_for_a_qr_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="do not fit"):
+        qr_rows("x" * 2332)
 
 
 def test_every_synthetic_record_fits_on_one_page(fonts: PageFonts) -> None:

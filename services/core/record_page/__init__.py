@@ -15,8 +15,10 @@ attached record JSON, and three empty signature fields (homeroom teacher, princi
 school seal) whose locks are fixed before the first signature.
 
 Modules: :mod:`.contract` (the public names), :mod:`.content` (the wording),
-:mod:`.layout` (positions), :mod:`.paint` (reportlab), :mod:`.form` (pyHanko fields
-and attachment), :mod:`.render` (the pipeline).
+:mod:`.layout` (positions, measured with reportlab's font metrics), :mod:`.paint` (the
+pages' content), :mod:`.subsets` (the embedded fonts), :mod:`.qr` (the QR code),
+:mod:`.form` (signature fields and attachment), :mod:`.pdf` (PDF syntax and file),
+:mod:`.render` (the pipeline). The PDF is written directly, in one revision.
 """
 
 from services.core.record_page.contract import (

@@ -21,11 +21,13 @@ from reportlab.pdfbase.ttfonts import TTFError, TTFont  # type: ignore[import-un
 
 from services.core.record_page.contract import PageFonts, RecordPageError
 
-__all__ = ["FontNames", "register_fonts"]
+__all__ = ["ALPHABET", "FontNames", "register_fonts"]
 
 # Every letter with a diacritic of the Vietnamese alphabet, both cases.
 _VIETNAMESE: Final = "àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ"
 _REQUIRED: Final = frozenset(map(ord, _VIETNAMESE + _VIETNAMESE.upper() + "–—·"))
+#: What the page is written with: printable ASCII and the letters and signs every font must have.
+ALPHABET: Final = "".join(map(chr, range(0x20, 0x7F))) + "".join(map(chr, sorted(_REQUIRED)))
 
 
 @dataclass(frozen=True, slots=True)

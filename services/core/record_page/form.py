@@ -9,108 +9,98 @@ signs, so that no later signature can loosen it:
   once the seal has signed, only validation data (DSS) and document timestamps may be
   added. pyHanko reads ``/P`` from the lock when it signs and when it validates.
 
-The fields and the attachment are written with pyHanko as one incremental update of
-the reportlab PDF. pyHanko draws half of the trailer ``/ID`` from ``os.urandom`` and
-stamps ``/ModDate`` with the current time; :class:`_ReproducibleWriter` derives the
-``/ID`` half from the input instead and keeps the information dictionary the renderer
-wrote, so the same page always gives the same bytes.
+The objects are those pyHanko writes for a signature field and an attached file, written
+into the page's one revision rather than as an update of it: each field is one
+dictionary, field and widget merged (``/FT /Sig``, printed and locked, an empty
+appearance), in the ``/Fields`` of the ``/AcroForm``, whose ``/SigFlags 3`` (signatures
+exist, append only) the signing service then need not change; the record is an
+embedded file named in the catalog's ``/EmbeddedFiles``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
-
-from pyhanko.pdf_utils import embed, generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import (
-    FieldMDPAction,
-    FieldMDPSpec,
-    MDPPerm,
-    SigFieldSpec,
-    append_signature_field,
-)
 
 from services.core.record_page.contract import EMBEDDED_RECORD_NAME, SIGNATURE_FIELDS
 from services.core.record_page.layout import FieldPlace
+from services.core.record_page.pdf import PdfWriter, literal, ref, stream, text_string
 
-__all__ = ["field_locks", "finish_pdf"]
+__all__ = ["Form", "add_form"]
 
 _ORDER: Final = tuple(SIGNATURE_FIELDS.values())
+_PRINT_AND_LOCKED: Final = 4 | 128  # annotation flags (ISO 32000-1 § 12.5.3)
 
 
-def field_locks() -> dict[str, tuple[FieldMDPSpec, MDPPerm | None]]:
-    """Field name -> (FieldMDP lock, DocMDP value): each signature locks itself and every
-    earlier one; the last (the school's seal) locks everything and forbids any change."""
-    locks: dict[str, tuple[FieldMDPSpec, MDPPerm | None]] = {}
-    for position, name in enumerate(_ORDER):
-        if position == len(_ORDER) - 1:
-            locks[name] = (FieldMDPSpec(FieldMDPAction.ALL), MDPPerm.NO_CHANGES)
-        else:
-            locks[name] = (FieldMDPSpec(FieldMDPAction.INCLUDE, list(_ORDER[: position + 1])), None)
-    return locks
+@dataclass(frozen=True, slots=True)
+class Form:
+    """What the page and the catalog must point at."""
+
+    #: Catalog entries (``/AcroForm`` and ``/Names``).
+    catalog: str
+    #: Page index -> the fields' widgets on it.
+    annotations: dict[int, list[int]]
 
 
-class _ReproducibleWriter(IncrementalPdfFileWriter):
-    """An incremental writer whose output depends only on its input and what is added."""
-
-    @classmethod
-    def _handle_id(cls, prev: PdfFileReader) -> generic.ArrayObject:
-        # As pyHanko does: keep the first half (ISO 32000 § 14.4), change the second, but
-        # from the digest of the input rather than at random.
-        first, _ = prev.trailer["/ID"]
-        stream = prev.stream
-        position = stream.tell()
-        stream.seek(0)
-        digest = hashlib.sha256(b"hocba-form\n" + stream.read()).digest()[:16]
-        stream.seek(position)
-        return generic.ArrayObject(
-            [generic.ByteStringObject(first.original_bytes), generic.ByteStringObject(digest)]
-        )
-
-    def _update_meta(self) -> None:
-        # The base class sets /ModDate to "now" and adds itself to /Producer; the page keeps
-        # the dates and producer the renderer wrote.
-        return None
+def _lock(name: str) -> str:
+    """The ``/Lock`` of field ``name``: each signature locks itself and every earlier one; the
+    last (the school's seal) locks everything and forbids any change (``/P 1``)."""
+    position = _ORDER.index(name)
+    if position == len(_ORDER) - 1:
+        return "<< /Type /SigFieldLock /Action /All /P 1 >>"
+    fields = " ".join(f"({literal(n)})" for n in _ORDER[: position + 1])
+    return f"<< /Type /SigFieldLock /Action /Include /Fields [{fields}] >>"
 
 
-def finish_pdf(
-    pdf: bytes, fields: Sequence[FieldPlace], record_json: bytes, description: str
-) -> bytes:
-    """``pdf`` with the empty, locked signature fields and ``record_json`` attached."""
-    writer = _ReproducibleWriter(io.BytesIO(pdf))
-    locks = field_locks()
+def add_form(
+    writer: PdfWriter,
+    pages: Sequence[int],
+    fields: Sequence[FieldPlace],
+    record_json: bytes,
+    description: str,
+) -> Form:
+    """Add the signature fields (on the pages numbered ``pages``, by index) and the record."""
+    annotations: dict[int, list[int]] = {}
+    widgets: list[int] = []
     for place in sorted(fields, key=lambda p: _ORDER.index(p.name)):
-        lock, doc_mdp = locks[place.name]
-        append_signature_field(
-            writer,
-            SigFieldSpec(
-                sig_field_name=place.name,
-                on_page=place.page,
-                box=place.box,
-                field_mdp_spec=lock,
-                doc_mdp_update_value=doc_mdp,
-                readable_field_name=place.label,
-            ),
+        llx, lly, urx, ury = place.box
+        appearance = writer.add(
+            stream(
+                "/Type /XObject /Subtype /Form"
+                f" /BBox [0 0 {abs(urx - llx)} {abs(ury - lly)}] /Resources << >>",
+                b"",
+                compress=False,
+            )
         )
-    data = embed.EmbeddedFileObject.from_file_data(
-        writer,
-        record_json,
-        mime_type="application/json",
-        params=embed.EmbeddedFileParams(embed_size=True, embed_checksum=True),
+        lock = writer.add(_lock(place.name))
+        widget = writer.add(
+            f"<< /Type /Annot /Subtype /Widget /FT /Sig /T ({literal(place.name)})"
+            f" /TU {text_string(place.label)} /F {_PRINT_AND_LOCKED}"
+            f" /Rect [{llx} {lly} {urx} {ury}] /P {ref(pages[place.page])}"
+            f" /Lock {ref(lock)} /AP << /N {ref(appearance)} >> >>"
+        )
+        annotations.setdefault(place.page, []).append(widget)
+        widgets.append(widget)
+    acro_form = writer.add(f"<< /Fields [{' '.join(map(ref, widgets))}] /SigFlags 3 >>")
+    checksum = hashlib.md5(record_json, usedforsecurity=False).hexdigest().upper()
+    data = writer.add(
+        stream(
+            "/Type /EmbeddedFile /Subtype /application#2Fjson"
+            f" /Params << /Size {len(record_json)} /CheckSum <{checksum}> >>",
+            record_json,
+        )
     )
-    embed.embed_file(
-        writer,
-        embed.FileSpec(
-            file_spec_string=EMBEDDED_RECORD_NAME,
-            file_name=EMBEDDED_RECORD_NAME,
-            embedded_data=data,
-            description=description,
+    name = text_string(EMBEDDED_RECORD_NAME)
+    spec = writer.add(
+        f"<< /Type /Filespec /F {name} /UF {name} /EF << /F {ref(data)} /UF {ref(data)} >>"
+        f" /Desc {text_string(description)} >>"
+    )
+    return Form(
+        catalog=(
+            f"/AcroForm {ref(acro_form)}"
+            f" /Names << /EmbeddedFiles << /Names [{name} {ref(spec)}] >> >>"
         ),
+        annotations=annotations,
     )
-    out = io.BytesIO()
-    writer.write(out)  # type: ignore[no-untyped-call]
-    return out.getvalue()

@@ -12,6 +12,7 @@ Laying out first and painting afterwards (:mod:`.paint`) lets the footer say
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -139,6 +140,12 @@ class _Table:
         return self.header_height + sum(self.heights)
 
 
+@functools.lru_cache(maxsize=16384)
+def _string_width(text: str, font: str, size: float) -> float:
+    # Pages repeat most words (labels, headings, the usual comments): measured once each.
+    return float(stringWidth(text, font, size))
+
+
 @dataclass(slots=True)
 class _Flow:
     """The cursor of the top-down layout and the pages laid out so far."""
@@ -171,8 +178,7 @@ class _Flow:
             self.new_page()
 
     def width(self, text: str, size: float = _BODY, bold: bool = False) -> float:
-        font = self.fonts.bold if bold else self.fonts.regular
-        return float(stringWidth(text, font, size))
+        return _string_width(text, self.fonts.bold if bold else self.fonts.regular, size)
 
     def wrap(self, text: str, width: float, size: float = _BODY, bold: bool = False) -> list[str]:
         """Greedy line breaking at spaces; a word longer than the line is cut where it must.

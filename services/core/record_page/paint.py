@@ -1,166 +1,119 @@
-"""The display list painted onto PDF pages with reportlab, reproducibly.
+"""The display list painted as PDF pages: content streams, fonts, page objects.
 
-reportlab runs in invariant mode: no clock, no random document id (the id is an MD5
-of the document information, which here names the record, its version and the
-SHA-256 of its data, so it differs between records). The document dates are the
-caller's (the record's validation time); reportlab's own fixed date is used only
-when none is given. Fonts are embedded as subsets of the registered TrueType files.
+Each page's content stream is written directly as PDF operators: boxes and lines first
+(table fills lie under the text), then every text in one text object, then the QR
+code; graphics state is set only when it changes. Text is set in the embedded subsets
+of :mod:`.subsets`, positioned by the layout (which measured it with reportlab's
+metrics of the same fonts). All pages share one resource dictionary.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import re
+from collections.abc import Mapping, Sequence
+from typing import Final
 
-from reportlab.graphics.barcode import qrencoder  # type: ignore[import-untyped]
-from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 
 from services.core.record_page.fonts import FontNames
-from services.core.record_page.layout import (
-    PAGE_HEIGHT,
-    PAGE_WIDTH,
-    Box,
-    Line,
-    Op,
-    Qr,
-    Text,
-)
+from services.core.record_page.layout import PAGE_HEIGHT, PAGE_WIDTH, Box, Line, Op, Qr, Text
+from services.core.record_page.pdf import PdfWriter, number, ref, stream
+from services.core.record_page.qr import qr_rows
+from services.core.record_page.subsets import DocumentFont
 
-__all__ = ["DocumentInfo", "paint", "qr_modules"]
+__all__ = ["paint"]
 
 # Four modules of white on every side: the quiet zone scanners need (ISO/IEC 18004).
-_QUIET_ZONE = 4
+_QUIET_ZONE: Final = 4
+_DARK_RUN: Final = re.compile("1+")
+# Path painting by (stroke, fill): even-odd fill, as reportlab painted the page before.
+_PAINT: Final = {(True, True): "B*", (True, False): "S", (False, True): "f*", (False, False): "n"}
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
-    """The PDF document information dictionary."""
-
-    title: str
-    author: str
-    subject: str
-    keywords: str
-    created: dt.datetime | None = None
-
-
-def qr_modules(payload: str) -> list[list[bool]]:
-    """The dark (True) and light modules of the QR code of ``payload``, top row first.
-
-    Error correction level M (15 % of the code may be damaged or covered); the mask
-    is the one of lowest penalty, as ISO/IEC 18004 asks.
-    """
-    code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
-    code.addData(payload)
-    code.make()
-    return [list(row) for row in code.modules]
+def _qr(qr: Qr) -> list[str]:
+    """The QR code as one path of rectangles, one per horizontal run of dark modules, drawn
+    in module units with the origin at the top-left module and rows downwards."""
+    rows = qr_rows(qr.payload)
+    module = qr.size / (len(rows) + 2 * _QUIET_ZONE)
+    left = qr.x + _QUIET_ZONE * module
+    top = qr.y + qr.size - _QUIET_ZONE * module
+    ops = ["q", f"{number(module)} 0 0 {number(-module)} {number(left)} {number(top)} cm", "0 g"]
+    for y, row in enumerate(rows):
+        ops.extend(f"{m.start()} {y} {m.end() - m.start()} 1 re" for m in _DARK_RUN.finditer(row))
+    ops.extend(("f", "Q"))
+    return ops
 
 
-def _draw_qr(canvas: Any, qr: Qr) -> None:
-    modules = qr_modules(qr.payload)
-    module = qr.size / (len(modules) + 2 * _QUIET_ZONE)
-    # One rectangle per horizontal run of dark modules, in module units with the origin at
-    # the top-left module and rows downwards, written as PDF operators: whole numbers only,
-    # which keeps the content stream small and the drawing fast.
-    runs: list[str] = []
-    for r, row in enumerate(modules):
-        c = 0
-        while c < len(row):
-            if not row[c]:
-                c += 1
-                continue
-            start = c
-            while c < len(row) and row[c]:
-                c += 1
-            runs.append(f"{start} {r} {c - start} 1 re")
-    canvas.saveState()
-    canvas.translate(qr.x + _QUIET_ZONE * module, qr.y + qr.size - _QUIET_ZONE * module)
-    canvas.scale(module, -module)
-    canvas.setFillGray(0)
-    canvas.addLiteral("\n".join(runs) + "\nf")
-    canvas.restoreState()
-
-
-def _pdf_date(moment: dt.datetime) -> str:
-    utc = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return utc.strftime("D:%Y%m%d%H%M%S+00'00'")
-
-
-def _draw_page(canvas: Any, ops: Sequence[Op], fonts: FontNames) -> None:
-    """Boxes and lines first (table fills lie under the text), then every text in one text
-    object, then the QR code; graphics state is set only when it changes."""
+def _content(
+    ops: Sequence[Op], fonts: FontNames, regular: DocumentFont, bold: DocumentFont
+) -> bytes:
+    parts = [".35 G", ".4 w"]
     fill: float | None = None
-    canvas.setStrokeGray(0.35)
-    canvas.setLineWidth(0.4)
     for op in ops:
         if isinstance(op, Box):
             if op.fill is not None and op.fill != fill:
-                canvas.setFillGray(op.fill)
+                parts.append(f"{number(op.fill)} g")
                 fill = op.fill
-            canvas.rect(
-                op.x,
-                op.y,
-                op.width,
-                op.height,
-                stroke=int(op.stroke),
-                fill=int(op.fill is not None),
+            paint_op = _PAINT[op.stroke, op.fill is not None]
+            parts.append(
+                f"n {number(op.x)} {number(op.y)} {number(op.width)} {number(op.height)}"
+                f" re {paint_op}"
             )
         elif isinstance(op, Line):
-            canvas.saveState()
-            canvas.setStrokeGray(0.5)
-            canvas.setLineWidth(op.width)
-            canvas.line(op.x1, op.y1, op.x2, op.y2)
-            canvas.restoreState()
-    text = canvas.beginText()
+            parts.append(
+                f"q .5 G {number(op.width)} w n {number(op.x1)} {number(op.y1)} m"
+                f" {number(op.x2)} {number(op.y2)} l S Q"
+            )
+    parts.append("BT")
     font: tuple[str, float] | None = None
-    fill = None
     for op in ops:
-        if not isinstance(op, Text):
+        if not isinstance(op, Text) or not op.text:
             continue
-        wanted = (fonts.bold if op.bold else fonts.regular, op.size)
-        if wanted != font:
-            text.setFont(*wanted)
-            font = wanted
         if op.gray != fill:
-            text.setFillGray(op.gray)
+            parts.append(f"{number(op.gray)} g")
             fill = op.gray
         x = op.x
         if op.align != "left":
-            width = canvas.stringWidth(op.text, *wanted)
+            name = fonts.bold if op.bold else fonts.regular
+            width = stringWidth(op.text, name, op.size)
             x -= width / 2 if op.align == "center" else width
-        text.setTextOrigin(x, op.y)
-        text.textLine(op.text)
-    canvas.drawText(text)
+        parts.append(f"1 0 0 1 {number(x)} {number(op.y)} Tm")
+        for resource, text in (bold if op.bold else regular).runs(op.text):
+            if (resource, op.size) != font:
+                font = (resource, op.size)
+                parts.append(f"/{resource} {number(op.size)} Tf")
+            parts.append(f"({text}) Tj")
+    parts.append("ET")
     for op in ops:
         if isinstance(op, Qr):
-            _draw_qr(canvas, op)
+            parts.extend(_qr(op))
+    return "\n".join(parts).encode("latin-1")
 
 
-def paint(pages: Sequence[Sequence[Op]], fonts: FontNames, info: DocumentInfo) -> bytes:
-    """The PDF (one revision, no form yet) of the laid-out pages."""
-    buffer = io.BytesIO()
-    canvas = Canvas(
-        buffer,
-        pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
-        invariant=1,
-        pageCompression=1,
-        lang="vi-VN",
-        # Otherwise reportlab starts every page in Helvetica, a font it does not embed.
-        initialFontName=fonts.regular,
-        initialFontSize=7,
-    )
-    canvas.setTitle(info.title)
-    canvas.setAuthor(info.author)
-    canvas.setSubject(info.subject)
-    canvas.setKeywords(info.keywords)
-    canvas.setCreator("Nền tảng học bạ số")
-    if info.created is not None:
-        stamp = _pdf_date(info.created)
-        canvas.setDateFormatter(lambda *_: stamp)
-    for ops in pages:
-        _draw_page(canvas, ops, fonts)
-        canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
+def paint(
+    writer: PdfWriter,
+    numbers: Sequence[int],
+    pages: Sequence[Sequence[Op]],
+    fonts: FontNames,
+    annotations: Mapping[int, Sequence[int]],
+) -> int:
+    """Write ``pages`` as the page objects ``numbers`` (reserved in ``writer``), with the
+    annotations (widgets) given by page index; returns the number of the page tree."""
+    regular, bold = DocumentFont(fonts.regular, "R"), DocumentFont(fonts.bold, "B")
+    contents = [writer.add(stream("", _content(ops, fonts, regular, bold))) for ops in pages]
+    resources = regular.write(writer) | bold.write(writer)
+    font_entries = " ".join(f"/{name} {ref(font)}" for name, font in resources.items())
+    resources_number = writer.add(f"<< /Font << {font_entries} >> /ProcSet [/PDF /Text] >>")
+    tree = writer.reserve()
+    media_box = f"[0 0 {number(PAGE_WIDTH)} {number(PAGE_HEIGHT)}]"
+    for index, (page, content) in enumerate(zip(numbers, contents, strict=True)):
+        widgets = annotations.get(index)
+        annots = f" /Annots [{' '.join(map(ref, widgets))}]" if widgets else ""
+        writer.put(
+            page,
+            f"<< /Type /Page /Parent {ref(tree)} /MediaBox {media_box}"
+            f" /Resources {ref(resources_number)} /Contents {ref(content)}{annots} >>",
+        )
+    kids = " ".join(map(ref, numbers))
+    writer.put(tree, f"<< /Type /Pages /Kids [{kids}] /Count {len(numbers)} >>")
+    return tree

@@ -14,9 +14,10 @@ from services.core.record_page.contract import (
     RecordPageError,
 )
 from services.core.record_page.fonts import register_fonts
-from services.core.record_page.form import finish_pdf
+from services.core.record_page.form import add_form
 from services.core.record_page.layout import lay_out
-from services.core.record_page.paint import DocumentInfo, paint
+from services.core.record_page.paint import paint
+from services.core.record_page.pdf import DocumentInfo, PdfWriter, ref
 
 __all__ = ["render_year_page"]
 
@@ -48,12 +49,15 @@ def render_year_page(
         author=author,
         subject=content.subtitle,
         keywords=f"{identity.record_id}; phiên bản {identity.version}; SHA-256 {sha256}",
+        creator="Nền tảng học bạ số",
         created=validated_at if isinstance(validated_at, dt.datetime) else None,
     )
-    pdf = paint(layout.pages, names, info)
-    return finish_pdf(
-        pdf,
-        layout.fields,
-        record_json,
-        f"Dữ liệu học bạ (JSON), SHA-256 {sha256}",
+    # One revision: the pages, their signature fields and the attached record together.
+    writer = PdfWriter()
+    pages = [writer.reserve() for _ in layout.pages]
+    form = add_form(
+        writer, pages, layout.fields, record_json, f"Dữ liệu học bạ (JSON), SHA-256 {sha256}"
     )
+    tree = paint(writer, pages, layout.pages, names, form.annotations)
+    catalog = writer.add(f"<< /Type /Catalog /Pages {ref(tree)} /Lang (vi-VN) {form.catalog} >>")
+    return writer.write(catalog, writer.add(info.dictionary()))
