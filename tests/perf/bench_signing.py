@@ -54,7 +54,9 @@ def pages(count: int) -> list[tuple[dict[str, object], bytes]]:
     schema = codec.registry.current("vn.edu.hocba.YearRecord")
     now = dt.datetime.now(dt.UTC)
     found: list[tuple[dict[str, object], bytes]] = []
-    for generated in generate_school_year(GeneratorSettings(schools=2), seed=11):
+    # ≈ 100 records a school, some with planted errors (skipped): enough schools for ``count``.
+    schools = max(2, count // 80 + 1)
+    for generated in generate_school_year(GeneratorSettings(schools=schools), seed=11):
         if generated.expected_codes:
             continue
         record = year_record_from_avro(generated.record)
