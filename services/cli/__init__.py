@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.vendor",
     "services.cli.validate",
     "services.cli.verify",
+    "services.cli.sync",
     "services.cli.generate",
     "services.cli.demo",
 )

@@ -1,16 +1,19 @@
 """``hocba demo``: a synthetic school year through the running platform, end to end.
 
 1. checks the local stack; registers a demo vendor, a token and its schools;
-2. starts ingestion, validation, signing and storage (unless they already answer), the
-   signing service with the development PKI (``services.cli.devsigning``);
+2. starts ingestion, validation, signing, storage, the national database simulator and
+   national sync (unless they already answer), the signing service with the development
+   PKI (``services.cli.devsigning``);
 3. generates a school year (``services.core.synthetic``), publishes its vendor events
    — most over Kafka, a share over ``POST /v1/events`` —;
 4. approves every validated record as its homeroom teacher and principal would
    (SignatureApproval events); the signing service signs each page three times (teacher,
    principal, school seal) with timestamps and validation data, and storage keeps it;
-5. follows ``hocba.records.stored``, ``hocba.records.invalid`` and
+5. follows ``hocba.records.stored``, ``hocba.sync.status``, ``hocba.records.invalid`` and
    ``hocba.events.rejected`` until every generated record is accounted for: each valid
-   record signed and stored, each planted error refused with its code;
+   record signed, stored and delivered to the national database (the project's simulator,
+   ``hocba run national-sim``, started with national sync), each planted error refused with
+   its code;
 6. prints a summary and stops the services it started.
 
 The pieces (:func:`school_year`, :func:`prepare_vendor`, :func:`publish_kafka`,
@@ -59,6 +62,7 @@ from services.messaging.topics import (
     RECORDS_INVALID,
     RECORDS_STORED,
     RECORDS_VALIDATED,
+    SYNC_STATUS,
     VENDOR_EVENTS,
 )
 from services.stack import StackSettings, status
@@ -77,7 +81,7 @@ __all__ = [
     "school_year",
 ]
 
-_PIPELINE = ("ingestion", "validation", "signing", "storage")
+_PIPELINE = ("ingestion", "validation", "signing", "storage", "national-sim", "national-sync")
 _HTTP_BATCH = 500
 # Codes a year-end submission cannot express (it always carries a completion).
 _NOT_EXPRESSIBLE_AS_EVENTS = frozenset({"E_COMPLETION_MISSING"})
@@ -248,12 +252,15 @@ class OutcomeWatch:
     refused_at: dict[str, float] = field(default_factory=dict)
     #: Codes of refused signature approvals, per record, in arrival order.
     signing_refusals: dict[str, list[str]] = field(default_factory=dict)
+    #: Records whose stored version the national database acknowledged (201 or 200).
+    synced: dict[str, str] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
         """Remember where the outcome topics end now: only later messages count."""
         topics = [
             RECORDS_STORED.name,
+            SYNC_STATUS.name,
             RECORDS_VALIDATED.name,
             RECORDS_INVALID.name,
             EVENTS_REJECTED.name,
@@ -290,6 +297,10 @@ class OutcomeWatch:
         """Every valid record stored, every invalid one answered with a refusal."""
         return self._accounted_for(year, self.stored)
 
+    def synced_all(self, year: DemoYear) -> bool:
+        """Every valid record delivered to the national database, every invalid one refused."""
+        return self._accounted_for(year, self.synced)
+
     def _accounted_for(self, year: DemoYear, valid_reached: Mapping[str, object]) -> bool:
         for generated in year.records:
             key = year.key_of(generated)
@@ -312,6 +323,15 @@ class OutcomeWatch:
                     key = (message.key or b"").decode(errors="replace")
                     if key in self.keys:
                         self.judged_at.setdefault(key, time.monotonic())
+                continue
+            if tp.topic == SYNC_STATUS.name:  # keyed by the record key too
+                for message in messages:
+                    key = (message.key or b"").decode(errors="replace")
+                    if key not in self.keys:
+                        continue
+                    status = codec.decode(message.value or b"")
+                    if isinstance(status, Decoded) and status.value["outcome"] in _SYNCED:
+                        self.synced[key] = status.value["outcome"]
                 continue
             for message in messages:
                 decoded = codec.decode(message.value or b"")
@@ -341,6 +361,9 @@ class OutcomeWatch:
         return seen
 
 
+_SYNCED = frozenset({"DELIVERED", "ALREADY_PRESENT"})
+
+
 def _summary(year: DemoYear, watch: OutcomeWatch, elapsed: float, http: Counter[str]) -> Table:
     valid = [r for r in year.records if not r.expected_codes]
     planted = [r for r in year.records if r.expected_codes]
@@ -367,6 +390,10 @@ def _summary(year: DemoYear, watch: OutcomeWatch, elapsed: float, http: Counter[
     table.add_row(
         "valid records signed (teacher, principal, seal) and stored",
         f"{len(watch.stored)} / {len(valid)}",
+    )
+    table.add_row(
+        "  of which delivered to the national database (simulator)",
+        f"{len(watch.synced)} / {len(valid)}",
     )
     table.add_row(
         "records with planted errors refused with their codes", f"{caught} / {len(planted)}"
@@ -449,7 +476,7 @@ async def _run_demo(
                     "waiting for every record's outcome", total=len(year.records)
                 )
                 deadline = time.monotonic() + args.timeout
-                while not watch.settled(year) and time.monotonic() < deadline:
+                while not watch.synced_all(year) and time.monotonic() < deadline:
                     await watch.poll()
                     await approvals.follow(watch)
                     progress.update(
@@ -467,7 +494,7 @@ async def _run_demo(
         if not args.keep_running:
             processes.stop_all()
     console.print(_summary(year, watch, elapsed, http))
-    if not watch.settled(year):
+    if not watch.synced_all(year):
         console.print(f"[red]not every record had an outcome after {args.timeout:.0f} s[/red]")
         return 1
     return 0

@@ -35,6 +35,8 @@ SERVICES: dict[str, _Service] = {
     "validation": _Service("services.validation", "HOCBA_VALIDATION_PORT", 8082),
     "signing": _Service("services.signing", "HOCBA_SIGNING_PORT", 8083),
     "storage": _Service("services.storage", "HOCBA_STORAGE_PORT", 8084),
+    "national-sync": _Service("services.national_sync", "HOCBA_SYNC_PORT", 8085),
+    "national-sim": _Service("services.national_sim", "HOCBA_NATIONAL_SIM_PORT", 8090),
 }
 
 

@@ -1,0 +1,5 @@
+"""``python -m services.national_sim``: run the national database simulator."""
+
+from services.national_sim.app import main
+
+raise SystemExit(main())
