@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "BODY_FIELDS",
     "VersionKey",
     "combined_sha256",
     "idempotency_key",
@@ -30,8 +31,9 @@ __all__ = [
     "version_path",
 ]
 
-#: Fields of a StoredRecord the national database receives (the PDF itself by its URL).
-_BODY_FIELDS = (
+#: Fields of a StoredRecord the national database receives (the PDF itself by its URL), and
+#: ``effective_at`` (ISO 8601, UTC).
+BODY_FIELDS = (
     "record_id",
     "school_year",
     "version",
@@ -44,6 +46,7 @@ _BODY_FIELDS = (
     "pdf_size_bytes",
     "pdf_url",
     "supersedes_version",
+    "effective_at",
 )
 
 
@@ -71,11 +74,14 @@ def version_path(key: VersionKey) -> str:
 
 def version_body(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON body the national database receives for a StoredRecord datum."""
-    body = {name: stored.get(name) for name in _BODY_FIELDS}
-    effective = stored.get("effective_at")
-    body["effective_at"] = (
-        effective.astimezone(dt.UTC).isoformat() if isinstance(effective, dt.datetime) else None
-    )
+    body = {name: stored.get(name) for name in BODY_FIELDS}
+    effective = body["effective_at"]
+    if isinstance(effective, dt.datetime):
+        # Avro timestamps decode as UTC; a naive one is taken as UTC too, never local time.
+        aware = effective if effective.tzinfo is not None else effective.replace(tzinfo=dt.UTC)
+        body["effective_at"] = aware.astimezone(dt.UTC).isoformat()
+    elif effective is not None:
+        raise TypeError(f"effective_at must be a datetime or None, not {type(effective).__name__}")
     return body
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from services.core.national import VersionKey, idempotency_key, version_body
+from services.core.national import BODY_FIELDS, VersionKey, idempotency_key
 
 __all__ = [
     "ContractError",
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The body's fields: whatever the shared definition emits.
-_BODY_FIELDS: Final = frozenset(version_body({}))
+_BODY_FIELDS: Final = frozenset(BODY_FIELDS)
 _IDENTITY: Final = ("record_id", "school_year", "version")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SCHOOL_YEAR: Final = re.compile(r"([0-9]{4})-([0-9]{4})")

@@ -200,3 +200,11 @@ def test_http_statuses_map_to_answers(status: int, kind: str) -> None:
     from services.national_sync.client import _kind
 
     assert _kind(status).value == kind
+
+
+def test_a_naive_effective_date_is_utc_and_a_string_is_refused() -> None:
+    naive = {**STORED, "effective_at": dt.datetime(2025, 5, 30, 8, 0)}
+    assert version_body(naive)["effective_at"] == "2025-05-30T08:00:00+00:00"
+    assert version_body({**STORED, "effective_at": None})["effective_at"] is None
+    with pytest.raises(TypeError):
+        version_body({**STORED, "effective_at": "2025-05-30"})
