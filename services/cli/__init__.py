@@ -17,6 +17,7 @@ __all__ = ["build_parser", "main"]
 # Sub-command modules, in the order `hocba --help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.stack",
+    "services.cli.status",
     "services.cli.schemas",
     "services.cli.run",
     "services.cli.vendor",
