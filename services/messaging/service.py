@@ -8,6 +8,7 @@ finishing the work in hand) and *readiness checks*.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -18,12 +19,13 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.messaging.metrics import ServiceMetrics
+from services.messaging.settings import SettingsError
 
 __all__ = ["JsonLogFormatter", "ServiceShell", "Worker", "configure_logging"]
 
@@ -140,3 +142,43 @@ class ServiceShell:
                     raise failure
         finally:
             await runner.cleanup()
+
+
+class _ServiceSettings(Protocol):
+    @property
+    def log_level(self) -> str: ...
+
+
+_S = TypeVar("_S", bound=_ServiceSettings)
+
+
+def run_service(
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    description: str,
+    load: Callable[[], _S],
+    serve: Callable[[_S], Coroutine[Any, Any, None]],
+    fatal: tuple[type[BaseException], ...] = (OSError,),
+    log: logging.Logger,
+) -> int:
+    """A service's ``main``: ``--help``, settings, logging, the event loop, exit codes.
+
+    0 after a clean stop, 1 when ``serve`` raised one of ``fatal`` (logged in one line),
+    2 when ``load`` raised :class:`~services.messaging.settings.SettingsError`.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        settings = load()
+    except SettingsError as exc:
+        configure_logging()
+        log.error("bad configuration: %s", exc)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except fatal as exc:
+        log.error("%s stopped: %s: %s", prog, type(exc).__name__, exc)
+        return 1
+    return 0

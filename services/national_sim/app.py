@@ -20,8 +20,6 @@ in an injected timeout delays the stop by at most that timeout.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import logging
 import time
@@ -31,11 +29,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from services.messaging.metrics import ServiceMetrics
-from services.messaging.service import ServiceShell, configure_logging
+from services.messaging.service import ServiceShell, run_service
 from services.national_sim.admin_api import AdminApi
 from services.national_sim.metrics import NationalSimMetrics
 from services.national_sim.national_api import NationalApi
-from services.national_sim.settings import SettingsError, SimSettings
+from services.national_sim.settings import SimSettings
 from services.national_sim.simulator import Operation, Simulator, routes
 
 __all__ = [
@@ -106,25 +104,20 @@ def bootstrap(
     return NationalSimService(settings, simulator, operations, shell)
 
 
+async def _serve(settings: SimSettings) -> None:
+    await bootstrap(settings).run()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator; 0 after a clean stop, 1 on a fatal error, 2 on bad config."""
-    parser = argparse.ArgumentParser(
+    return run_service(
+        argv,
         prog="hocba run national-sim",
         description="Simulator of the national education database (CSDL ngành) API of "
         "docs/openapi/national.yaml, with fault injection (/admin/faults). Configured by "
         "HOCBA_* environment variables (see services/national_sim/settings.py).",
+        load=SimSettings.from_env,
+        serve=_serve,
+        fatal=(OpenApiError, OSError),
+        log=_log,
     )
-    parser.parse_args(list(argv) if argv is not None else None)
-    try:
-        settings = SimSettings.from_env()
-    except SettingsError as exc:
-        configure_logging()
-        _log.error("bad configuration: %s", exc)
-        return 2
-    configure_logging(settings.log_level)
-    try:
-        asyncio.run(bootstrap(settings).run())
-    except (OpenApiError, OSError) as exc:
-        _log.error("national simulator stopped: %s: %s", type(exc).__name__, exc)
-        return 1
-    return 0

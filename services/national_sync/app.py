@@ -23,7 +23,6 @@ repeat (at least once, by design). Versions without a signed PDF are skipped and
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -42,11 +41,11 @@ from services.core.national import VersionKey
 from services.messaging.codec import AvroCodec, Decoded, default_codec
 from services.messaging.kafka import make_consumer, make_producer
 from services.messaging.metrics import ServiceMetrics
-from services.messaging.service import ServiceShell, configure_logging
+from services.messaging.service import ServiceShell, run_service
 from services.national_sync.client import Answer, NationalClient
 from services.national_sync.delivery import Attempt, Deliverer, Delivery
 from services.national_sync.policy import Breaker, BreakerState
-from services.national_sync.settings import SettingsError, SyncSettings
+from services.national_sync.settings import SyncSettings
 from services.national_sync.store import SyncStore
 
 __all__ = ["SyncMetrics", "SyncService", "main"]
@@ -366,23 +365,14 @@ async def _serve(settings: SyncSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the national-sync service; 0 after a clean stop, 1 on a fatal error, 2 bad config."""
-    parser = argparse.ArgumentParser(
+    return run_service(
+        argv,
         prog="hocba run national-sync",
         description="National sync: hocba.records.stored → the national education database "
         "(HOCBA_NATIONAL_URL), with retries, a circuit breaker and dead letters. Configured "
         "by HOCBA_* environment variables (see services/national_sync/settings.py).",
+        load=SyncSettings.from_env,
+        serve=_serve,
+        fatal=(OSError, asyncpg.PostgresError, KafkaError),
+        log=_log,
     )
-    parser.parse_args(list(argv) if argv is not None else None)
-    try:
-        settings = SyncSettings.from_env()
-    except SettingsError as exc:
-        configure_logging()
-        _log.error("bad configuration: %s", exc)
-        return 2
-    configure_logging(settings.log_level)
-    try:
-        asyncio.run(_serve(settings))
-    except (OSError, asyncpg.PostgresError, KafkaError) as exc:
-        _log.error("national sync stopped: %s: %s", type(exc).__name__, exc)
-        return 1
-    return 0

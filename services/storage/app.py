@@ -11,7 +11,6 @@ producer, stops serving HTTP and closes the PostgreSQL pool.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 from collections.abc import Sequence
@@ -21,13 +20,13 @@ import asyncpg
 
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import TransactionalPipeline
-from services.messaging.service import ServiceShell, configure_logging
+from services.messaging.service import ServiceShell, run_service
 from services.storage.errors import StorageError
 from services.storage.handlers import StoreSignedRecords
 from services.storage.http import OpenApiError, RecordsApi, load_openapi
 from services.storage.metrics import StorageMetrics
 from services.storage.repository import PgRecordStore
-from services.storage.settings import SettingsError, StorageSettings
+from services.storage.settings import StorageSettings
 
 __all__ = ["StorageService", "bootstrap", "main"]
 
@@ -131,23 +130,14 @@ async def _serve(settings: StorageSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the storage service; 0 after a clean stop, 1 on a fatal error, 2 on bad config."""
-    parser = argparse.ArgumentParser(
+    return run_service(
+        argv,
         prog="hocba run storage",
         description="Storage service: hocba.records.signed → PostgreSQL → "
         "hocba.records.stored, and the record lookup API. Configured by HOCBA_* "
         "environment variables (see services/storage/settings.py).",
+        load=StorageSettings.from_env,
+        serve=_serve,
+        fatal=(StorageError, OpenApiError, OSError, asyncpg.PostgresError),
+        log=_log,
     )
-    parser.parse_args(list(argv) if argv is not None else None)
-    try:
-        settings = StorageSettings.from_env()
-    except SettingsError as exc:
-        configure_logging()
-        _log.error("bad configuration: %s", exc)
-        return 2
-    configure_logging(settings.log_level)
-    try:
-        asyncio.run(_serve(settings))
-    except (StorageError, OpenApiError, OSError, asyncpg.PostgresError) as exc:
-        _log.error("storage service stopped: %s: %s", type(exc).__name__, exc)
-        return 1
-    return 0

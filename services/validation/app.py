@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,8 +9,7 @@ from dataclasses import dataclass
 from services.messaging.codec import default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import TransactionalPipeline
-from services.messaging.service import ServiceShell, configure_logging
-from services.messaging.settings import SettingsError
+from services.messaging.service import ServiceShell, run_service
 from services.messaging.state import ChangelogState
 from services.validation.handlers import ValidationHandler
 from services.validation.settings import ValidationSettings
@@ -64,13 +62,14 @@ async def _serve(settings: ValidationSettings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the validation service; 0 after a clean stop, 2 on bad configuration."""
-    try:
-        settings = ValidationSettings.from_env()
-    except SettingsError as exc:
-        configure_logging()
-        _log.error("bad configuration: %s", exc)
-        return 2
-    configure_logging(settings.log_level)
-    asyncio.run(_serve(settings))
-    return 0
+    """Run the validation service; 0 after a clean stop, 1 on a fatal error, 2 bad config."""
+    return run_service(
+        argv,
+        prog="hocba run validation",
+        description="Validation service: hocba.events.accepted → each student's year record "
+        "checked against Circular 27 → hocba.records.validated / .invalid. Configured by "
+        "HOCBA_* environment variables (see services/validation/settings.py).",
+        load=ValidationSettings.from_env,
+        serve=_serve,
+        log=_log,
+    )
