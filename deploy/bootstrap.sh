@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: PostgreSQL server, Java + Maven for the Kafka broker, kcat (a
 # third-party Kafka client the tests use), fonts for the record PDF, SoftHSM2 (a PKCS#11
-# token for signing keys in tests and the demo) and poppler-utils (pdfsig, an independent
-# check of the signatures).
-packages=(postgresql default-jre-headless maven kcat fonts-dejavu-core softhsm2 poppler-utils)
+# token for signing keys in tests and the demo), poppler-utils (pdfsig, an independent
+# check of the signatures) and prometheus (promtool checks the alert rules, dashboards and
+# metrics; `hocba stack up --with-monitoring` runs a local Prometheus).
+packages=(postgresql default-jre-headless maven kcat fonts-dejavu-core softhsm2 poppler-utils
+  prometheus)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -30,6 +32,11 @@ if ((${#missing[@]})); then
   echo "bootstrap: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts the prometheus package's own server on :9090 where systemd runs; the
+  # platform starts its own (`stack up --with-monitoring`), so that one is switched off.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
 fi
 
 python=${PYTHON:-python3.11}

@@ -1,4 +1,4 @@
-"""``hocba stack up|down|status|logs``: the local Kafka broker and PostgreSQL.
+"""``hocba stack up|down|status|logs``: the local Kafka broker and PostgreSQL (and Prometheus).
 
 Configuration comes from ``HOCBA_*`` environment variables; see
 :mod:`services.stack.settings` for the list.
@@ -44,6 +44,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="partitions of each topic created (default: HOCBA_TOPIC_PARTITIONS or 12)",
     )
+    up_parser.add_argument(
+        "--with-monitoring",
+        action="store_true",
+        help="also start the local Prometheus on 127.0.0.1:9090 (HOCBA_PROMETHEUS_PORT), "
+        "scraping every service (deploy/prometheus/prometheus-local.yml)",
+    )
     up_parser.set_defaults(handler=_up)
 
     down_parser = commands.add_parser("down", help="stop what `up` started")
@@ -87,7 +93,7 @@ def _up(args: argparse.Namespace) -> int:
         settings = StackSettings.from_env()
         if args.partitions is not None:
             settings = settings.with_partitions(args.partitions)
-        asyncio.run(up(settings, console))
+        asyncio.run(up(settings, console, with_monitoring=args.with_monitoring))
     except StackError as error:
         return _fail(error)
     console.print(f"[green]stack up[/] in {time.monotonic() - started:.1f} s")

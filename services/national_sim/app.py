@@ -77,7 +77,12 @@ class NationalSimService:
 
     async def run(self) -> None:
         """Serve until stopped (no worker: the simulator only answers requests)."""
-        await self.shell.serve([])
+        ready = self.shell.metrics.up.labels(self.shell.metrics.service)
+        ready.set(1)
+        try:
+            await self.shell.serve([])
+        finally:
+            ready.set(0)
 
 
 def bootstrap(

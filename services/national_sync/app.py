@@ -269,7 +269,9 @@ class SyncService:
                 self._in_flight.pop(delivery.key, None)
                 return delivery
 
-        self.metrics.shared.in_flight.labels(self.metrics.shared.service).set(len(stored))
+        shared = self.metrics.shared
+        shared.messages_in.labels(shared.service, self.settings.stored_topic).inc(len(records))
+        shared.in_flight.labels(shared.service).set(len(stored))
         try:
             return list(await asyncio.gather(*(one(d) for d in stored)))
         finally:
@@ -308,7 +310,8 @@ class SyncService:
             )
         # Every status and dead letter acknowledged by the broker before the offsets move.
         for queued in await asyncio.gather(*self._sends):
-            await queued
+            record = await queued
+            self.metrics.shared.messages_out.labels(self.metrics.shared.service, record.topic).inc()
         self._sends = []
         if deliveries:
             await self.store.record(deliveries)

@@ -1,5 +1,8 @@
 """``up``, ``down``, ``status`` and ``logs`` of the local stack (Kafka + PostgreSQL).
 
+``up --with-monitoring`` also starts the local Prometheus (:mod:`services.stack.monitoring`);
+``down`` stops it and ``status`` shows it while it was started.
+
 ``up`` is idempotent and starts only what is missing; ``down`` stops only what ``up``
 started (a reused PostgreSQL is left running). Every failure is a :class:`StackError`
 whose message says what to do.
@@ -24,7 +27,7 @@ from aiokafka.errors import KafkaError
 from rich.console import Console
 
 from services.messaging.topics import ALL_TOPICS
-from services.stack import kafka, postgres
+from services.stack import kafka, monitoring, postgres
 from services.stack.errors import DatabaseUnavailableError, DiskFullError, StackError
 from services.stack.kafka_topics import TopicReport, ensure_topics, topic_partitions
 from services.stack.migrations import apply_migrations
@@ -51,7 +54,7 @@ __all__ = [
     "up",
 ]
 
-COMPONENTS = ("kafka", "postgres")
+COMPONENTS = ("kafka", "postgres", "prometheus")
 MIN_FREE_BYTES = 1024**3
 _KAFKA_START_TIMEOUT_S = 60.0
 _PG_START_TIMEOUT_S = 30.0
@@ -121,19 +124,26 @@ def _exclusive(settings: StackSettings, console: Console) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-async def up(settings: StackSettings, console: Console) -> None:
-    """Start what is missing, wait until both answer, create topics, apply migrations."""
+async def up(settings: StackSettings, console: Console, *, with_monitoring: bool = False) -> None:
+    """Start what is missing, wait until both answer, create topics, apply migrations.
+
+    ``with_monitoring``: also the local Prometheus, scraping every service.
+    """
     with _translate_enospc(settings):
         check_free_space(_free_bytes(settings.state_dir), settings.state_dir)
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         settings.kafka_dir.mkdir(parents=True, exist_ok=True)
         with _exclusive(settings, console):
-            await _up_locked(settings, console)
+            await _up_locked(settings, console, with_monitoring)
 
 
-async def _up_locked(settings: StackSettings, console: Console) -> None:
+async def _up_locked(settings: StackSettings, console: Console, with_monitoring: bool) -> None:
     # Decide everything before starting anything: a busy port or a missing tool
     # should fail the run before half of the stack is up.
+    metrics = monitoring.MonitoringSettings.from_env(settings) if with_monitoring else None
+    if metrics is not None and monitoring.prometheus_pid(metrics) is None:
+        monitoring.find_prometheus()
+        monitoring.check_port(metrics)
     kafka_pid = kafka.kafka_pid(settings)
     busy = [
         port
@@ -170,6 +180,8 @@ async def _up_locked(settings: StackSettings, console: Console) -> None:
             f"  note: existing topic {name} has {count} partitions, not "
             f"{settings.topic_partitions}; left as is"
         )
+    if metrics is not None:
+        await monitoring.up_prometheus(metrics, console)
 
 
 async def _ensure_topics(settings: StackSettings) -> TopicReport:
@@ -232,6 +244,7 @@ def down(settings: StackSettings, console: Console) -> None:
         console.print("nothing to stop (no state directory yet)")
         return
     with _exclusive(settings, console):
+        monitoring.stop_prometheus(monitoring.MonitoringSettings(settings.state_dir), console)
         pid = kafka.kafka_pid(settings)
         if pid is not None:
             with console.status(f"Stopping Kafka (pid {pid})…"):
@@ -256,8 +269,27 @@ def down(settings: StackSettings, console: Console) -> None:
 
 
 async def status(settings: StackSettings) -> list[ComponentStatus]:
-    """Health of each component, and whether this project started it."""
-    return [await _kafka_status(settings), await _postgres_status(settings)]
+    """Health of each component, and whether this project started it.
+
+    Prometheus is listed while ``up --with-monitoring`` has started it (until ``down``).
+    """
+    components = [await _kafka_status(settings), await _postgres_status(settings)]
+    prometheus = await monitoring.prometheus_status(
+        monitoring.MonitoringSettings.from_env(settings)
+    )
+    if prometheus is not None:
+        components.append(
+            ComponentStatus(
+                name="prometheus",
+                address=prometheus.address,
+                healthy=prometheus.healthy,
+                managed=prometheus.pid is not None,
+                pid=prometheus.pid,
+                detail=prometheus.detail,
+                log_file=prometheus.log_file,
+            )
+        )
+    return components
 
 
 async def _kafka_status(settings: StackSettings) -> ComponentStatus:
@@ -313,11 +345,13 @@ async def _postgres_status(settings: StackSettings) -> ComponentStatus:
 
 
 def log_file(settings: StackSettings, component: str) -> Path:
-    """The log file of ``component`` (``kafka`` or ``postgres``)."""
+    """The log file of ``component`` (``kafka``, ``postgres`` or ``prometheus``)."""
     if component == "kafka":
         return settings.kafka_log_file
     if component == "postgres":
         return settings.pg_log_file
+    if component == "prometheus":
+        return monitoring.MonitoringSettings(settings.state_dir).log_file
     raise StackError(f"unknown component {component!r}: use one of {', '.join(COMPONENTS)}")
 
 
