@@ -47,4 +47,11 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 echo "bootstrap: installing the project into .venv"
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+# kustomize (pinned, built with the machine's Go from the module proxy) and the KEDA module
+# whose CRD schema checks k8s/: the unit tests render and validate the overlays.
+if bash deploy/k8s-tools.sh kustomize >/dev/null && bash deploy/k8s-tools.sh keda-module >/dev/null; then
+  echo "bootstrap: kustomize and the KEDA schemas ready"
+else
+  echo "bootstrap: no Go 1.26 found: the k8s/ tests will be skipped (install Go to check them)" >&2
+fi
 echo "bootstrap: done ($(.venv/bin/hocba --help >/dev/null && echo 'hocba ready'))"
