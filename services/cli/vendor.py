@@ -206,8 +206,11 @@ def register(subparsers: Any) -> None:
     add.add_argument("--name", required=True, help="the vendor's name")
     add.set_defaults(handler=_add)
 
-    for name, active in (("activate", True), ("deactivate", False)):
-        toggle = commands.add_parser(name, help=f"{name} a vendor (its events are refused)")
+    for name, active, effect in (
+        ("activate", True, "its events are accepted again"),
+        ("deactivate", False, "its events are refused"),
+    ):
+        toggle = commands.add_parser(name, help=f"{name} a vendor ({effect})")
         toggle.add_argument("vendor_id", metavar="ID")
         toggle.set_defaults(handler=_set_active(active))
 

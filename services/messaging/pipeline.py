@@ -10,6 +10,7 @@ Bad input is the handler's to answer with a coded rejection; it never raises.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -70,6 +71,11 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self.pipeline.batch_lock:
             self.pipeline.generation += 1
             self.pipeline.reconciled = set()
+        # A partition that went elsewhere is no longer this replica's lag to report.
+        metrics = self.pipeline.metrics
+        for tp in revoked:
+            with contextlib.suppress(KeyError):
+                metrics.consumer_lag.remove(metrics.service, tp.topic, str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         # aiokafka may hand out records of the new assignment while this runs: the
