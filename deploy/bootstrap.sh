@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # Debian packages: PostgreSQL server, Java + Maven for the Kafka broker, kcat (a
 # third-party Kafka client the tests use), fonts for the record PDF, SoftHSM2 (a PKCS#11
 # token for signing keys in tests and the demo), poppler-utils (pdfsig, an independent
-# check of the signatures) and prometheus (promtool checks the alert rules, dashboards and
-# metrics; `hocba stack up --with-monitoring` runs a local Prometheus).
+# check of the signatures), prometheus (promtool checks the alert rules, dashboards and
+# metrics; `hocba stack up --with-monitoring` runs a local Prometheus) and docker-compose
+# (`docker-compose config` validates docker-compose.yml; no Docker engine is needed or used).
 packages=(postgresql default-jre-headless maven kcat fonts-dejavu-core softhsm2 poppler-utils
-  prometheus)
+  prometheus docker-compose)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
