@@ -13,7 +13,6 @@ import hashlib
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from services.stack.errors import (
     StartTimeoutError,
 )
 from services.stack.ports import port_accepts
-from services.stack.processes import is_ours, read_pid, write_pid_file
+from services.stack.processes import is_ours, launch_detached, read_pid
 from services.stack.settings import StackSettings
 
 __all__ = [
@@ -305,21 +304,13 @@ def start_broker(settings: StackSettings, java: str) -> subprocess.Popen[bytes]:
         "kafka.Kafka",
         _marker(settings),
     ]
-    with settings.kafka_log_file.open("ab") as log:
-        # A banner per start: error quotes and readers only look at the latest run.
-        log.write(f"{_START_BANNER} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
-        log.flush()
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=settings.kafka_dir,
-            # Its own session: Ctrl-C in the terminal that ran `up` must not stop it.
-            start_new_session=True,
-        )
-    write_pid_file(settings.kafka_pid_file, process.pid)
-    return process
+    return launch_detached(
+        command,
+        log_file=settings.kafka_log_file,
+        cwd=settings.kafka_dir,
+        pid_file=settings.kafka_pid_file,
+        banner=_START_BANNER,
+    )
 
 
 async def kafka_answers(bootstrap: str, timeout: float = 5.0) -> bool:

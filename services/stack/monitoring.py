@@ -23,7 +23,6 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -36,10 +35,10 @@ from services.stack.errors import ConfigError, PortBusyError, StackError, StartT
 from services.stack.ports import port_accepts
 from services.stack.processes import (
     is_ours,
+    launch_detached,
     read_pid,
     remove_pid_file,
     stop_process,
-    write_pid_file,
 )
 from services.stack.settings import REPO_ROOT, StackSettings
 
@@ -266,21 +265,13 @@ def start_prometheus(settings: MonitoringSettings, binary: str) -> subprocess.Po
         # POST /-/reload picks up an edited alerts.yml without a restart.
         "--web.enable-lifecycle",
     ]
-    with settings.log_file.open("ab") as log:
-        # A banner per start: error quotes only look at the latest run.
-        log.write(f"{_START_BANNER} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
-        log.flush()
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=settings.directory,
-            # Its own session: Ctrl-C in the terminal that ran `up` must not stop it.
-            start_new_session=True,
-        )
-    write_pid_file(settings.pid_file, process.pid)
-    return process
+    return launch_detached(
+        command,
+        log_file=settings.log_file,
+        cwd=settings.directory,
+        pid_file=settings.pid_file,
+        banner=_START_BANNER,
+    )
 
 
 def _get_json(url: str, timeout: float) -> object:

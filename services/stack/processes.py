@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
     "is_ours",
+    "launch_detached",
     "pid_alive",
     "read_pid",
     "remove_pid_file",
@@ -90,3 +93,24 @@ def stop_process(pid: int, *, sig: signal.Signals = signal.SIGTERM, timeout: flo
             break
         time.sleep(0.1)
     return True
+
+
+def launch_detached(
+    command: Sequence[str], *, log_file: Path, cwd: Path, pid_file: Path, banner: str
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in its own session (Ctrl-C in the terminal that ran ``up`` must not
+    stop it), output appended to ``log_file`` after a dated ``banner`` line (error quotes
+    read only the latest run), its pid written to ``pid_file``."""
+    with log_file.open("ab") as log:
+        log.write(f"{banner} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        log.flush()
+        process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    write_pid_file(pid_file, process.pid)
+    return process
