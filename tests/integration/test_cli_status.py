@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,16 +10,11 @@ from pathlib import Path
 import pytest
 
 from services.cli.supervisor import SERVICES, ServiceProcesses
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "status"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _status(env: dict[str, str]) -> tuple[int, dict[str, object]]:
@@ -37,7 +31,7 @@ def _status(env: dict[str, str]) -> tuple[int, dict[str, object]]:
 def test_status_reports_each_stage_and_says_unhealthy_until_all_are_ready() -> None:
     processes = ServiceProcesses(ARTIFACTS)
     for service in SERVICES.values():  # nothing of a developer's running platform answers
-        processes.env[service.port_variable] = str(_free_port())
+        processes.env[service.port_variable] = str(free_port())
     processes.env["HOCBA_NATIONAL_URL"] = processes.url("national-sim", "")
     code, report = _status(processes.env)
     assert code == 1 and report["healthy"] is False

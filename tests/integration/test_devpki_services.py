@@ -40,6 +40,7 @@ from services.signing.devpki import (
     serve_dev_pki,
 )
 from services.signing.errors import DevPkiError
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -58,15 +59,9 @@ class _TimeStampResp(tsp.TimeStampResp):
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
-    return build_dev_pki(tmp_path_factory.mktemp("pki"), port=_free_port())
+    return build_dev_pki(tmp_path_factory.mktemp("pki"), port=free_port())
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from services.ingestion.settings import IngestionSettings
 from services.messaging.codec import Decoded, default_codec
 from services.messaging.kafka import KafkaSettings, make_consumer, make_producer
 from services.stack import apply_migrations
+from tests.ports import free_port
 from tests.unit.test_ingestion_data import encode, unique, vendor_event
 
 pytestmark = pytest.mark.integration
@@ -101,7 +102,7 @@ async def world() -> AsyncIterator[World]:
         vendor_events_topic=names[0],
         accepted_topic=names[1],
         rejected_topic=names[2],
-        http_port=_free_port(),
+        http_port=free_port(),
         vendor_cache_ttl_s=0.0,
     )
     service = await bootstrap(settings)
@@ -116,14 +117,6 @@ async def world() -> AsyncIterator[World]:
         await service.close()
         await admin.delete_topics(list(names))
         await admin.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import time
 import urllib.error
@@ -40,6 +39,7 @@ from services.cli.devsigning import dev_signing
 from services.cli.supervisor import SERVICES, ServiceProcesses
 from services.messaging.kafka import KafkaSettings, make_producer
 from services.messaging.topics import VENDOR_EVENTS
+from tests.ports import free_port
 from tests.unit.test_alert_rules import DocumentedMetric, documented_metrics, promtool
 
 pytestmark = pytest.mark.integration
@@ -49,12 +49,6 @@ START_ORDER = ("national-sim", "ingestion", "validation", "signing", "storage", 
 _HISTOGRAM_LABELS = frozenset({"le"})
 #: How long ingestion may take to join its group and refuse the test's message.
 _CONSUME_TIMEOUT_S = 45.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _request(url: str, *, method: str = "GET", body: bytes | None = None) -> int:

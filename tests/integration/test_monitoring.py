@@ -20,7 +20,6 @@ import io
 import json
 import math
 import os
-import socket
 import time
 import urllib.parse
 import urllib.request
@@ -50,6 +49,7 @@ from services.messaging.kafka import KafkaSettings, make_producer
 from services.messaging.topics import VENDOR_EVENTS
 from services.stack import StackSettings, down, monitoring, status
 from services.stack.monitoring import MonitoringSettings
+from tests.ports import free_port
 from tests.unit.test_dashboards import GRAFANA_VARIABLES, Query, dashboard_queries
 
 pytestmark = pytest.mark.integration
@@ -66,12 +66,6 @@ WAVES = 3
 #: Windows wide enough to hold the whole run (it lasts well under two minutes).
 WINDOWS = GRAFANA_VARIABLES | {"__rate_interval": "3m", "__range": "5m"}
 START_ORDER = ("national-sim", "ingestion", "validation", "signing", "storage", "national-sync")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

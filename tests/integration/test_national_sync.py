@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import time
 import urllib.request
 import uuid
@@ -38,6 +37,7 @@ from services.national_sync.settings import SyncSettings
 from services.stack.migrations import apply_migrations
 from services.storage.mapping import stored_record_datum
 from services.storage.repository import PgRecordStore
+from tests.ports import free_port
 from tests.unit.test_storage_contract import delivery
 from tests.unit.test_storage_fixtures import signed_record
 
@@ -51,12 +51,6 @@ KAFKA = KafkaSettings.from_env()
 STORED = "vn.edu.hocba.StoredRecord"
 MAX_ATTEMPTS = 10
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _record_id() -> str:
@@ -138,8 +132,8 @@ def processes(schema: str, topics: dict[str, str]) -> Iterator[ServiceProcesses]
     running = ServiceProcesses(ARTIFACTS)
     running.env.update(
         {
-            "HOCBA_NATIONAL_SIM_PORT": str(_free_port()),
-            "HOCBA_SYNC_PORT": str(_free_port()),
+            "HOCBA_NATIONAL_SIM_PORT": str(free_port()),
+            "HOCBA_SYNC_PORT": str(free_port()),
             "HOCBA_PG_DSN": f"{DSN}?search_path={schema}",
             "HOCBA_SYNC_STORED_TOPIC": topics["stored"],
             "HOCBA_SYNC_STATUS_TOPIC": topics["status"],

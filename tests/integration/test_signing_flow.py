@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from services.signing.page_signer import PadesPageSigner
 from services.signing.registry import load_registry
 from services.signing.settings import SigningSettings
 from services.signing.verification import verify_pdf
+from tests.ports import free_port
 from tests.stage_messages import accepted, decode, run_batch
 
 pytestmark = pytest.mark.integration
@@ -45,10 +45,7 @@ NOW = dt.datetime(2025, 5, 25, tzinfo=dt.UTC)
 @pytest.fixture(scope="module")
 def signing_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     # A port of its own: the e2e tests may be serving the default one in this session.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with dev_signing(tmp_path_factory.mktemp("state"), {}, port=port) as env:
+    with dev_signing(tmp_path_factory.mktemp("state"), {}, port=free_port()) as env:
         yield env
 
 

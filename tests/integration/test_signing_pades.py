@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -42,6 +41,7 @@ from services.signing.pades import (
 )
 from services.signing.pdfupdate import check_revisions, open_document
 from services.signing.verification import verify_pdf
+from tests.ports import free_port
 from tests.unit.test_signing_fixtures import RECORD_SHA256, ROLE_TEXT, make_year_page_pdf
 
 pytestmark = pytest.mark.integration
@@ -49,15 +49,9 @@ pytestmark = pytest.mark.integration
 ROLES = ("homeroom_teacher", "principal", "school_seal")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
-    return build_dev_pki(tmp_path_factory.mktemp("pki"), port=_free_port())
+    return build_dev_pki(tmp_path_factory.mktemp("pki"), port=free_port())
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +142,7 @@ async def test_verification_needs_no_network(
 
 
 async def test_wrong_trust_anchor_is_not_trusted(signed_pdf: bytes, tmp_path: Path) -> None:
-    other = build_dev_pki(tmp_path, port=_free_port())
+    other = build_dev_pki(tmp_path, port=free_port())
     report = await verify_pdf(signed_pdf, load_trust_roots([other.root_cert]), online=False)
     assert not report.valid
     assert all(s.trust_anchor is None for s in report.signatures)
@@ -228,7 +222,7 @@ async def test_a_revoked_signer_is_reported_revoked(
 async def test_unreachable_revocation_service_gives_unknown_not_invalid(tmp_path: Path) -> None:
     # A PKI served only while signing (B-T, no validation data), then shut down: the online
     # check cannot reach its OCSP responder or CRL.
-    other = build_dev_pki(tmp_path, port=_free_port())
+    other = build_dev_pki(tmp_path, port=free_port())
     signer = load_pkcs12_signer(Pkcs12Config(other.p12("principal"), other.p12_passphrase))
     writer = IncrementalPdfFileWriter(BytesIO(make_year_page_pdf()))
     meta = signers.PdfSignatureMetadata(

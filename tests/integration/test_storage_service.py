@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from services.messaging.state import StateBatch
 from services.stack.migrations import apply_migrations
 from services.storage.app import StorageService, bootstrap
 from services.storage.settings import StorageSettings
+from tests.ports import free_port
 from tests.unit.test_storage_fixtures import SIGNED, record_id_of, signed_record
 
 pytestmark = pytest.mark.integration
@@ -68,12 +68,6 @@ async def topics() -> AsyncIterator[tuple[str, str]]:
         await admin.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def settings(pg_schema: str, topics: tuple[str, str]) -> StorageSettings:
     return dataclasses.replace(
@@ -84,7 +78,7 @@ def settings(pg_schema: str, topics: tuple[str, str]) -> StorageSettings:
         stored_topic=topics[1],
         group_id=f"test-storage-{uuid.uuid4().hex[:8]}",
         pg_schema=pg_schema,
-        http_port=_free_port(),
+        http_port=free_port(),
         db_retry_budget_s=5.0,
     )
 

@@ -68,7 +68,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -112,6 +111,7 @@ from services.signing.errors import DevPkiError
 from services.signing.settings import SigningSettings
 from services.stack import StackSettings, status
 from services.stack.kafka_topics import topic_partitions
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LOGS = REPO / "artifacts" / "bench" / "signing-service"
@@ -684,12 +684,6 @@ def service_lines(
 # -- the dev PKI -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def served_pki(state_dir: Path) -> Iterator[tuple[DevPki, PkiServices, str]]:
     """The stack's dev PKI served from a child process (a fresh one if its port is taken)."""
@@ -701,7 +695,7 @@ def served_pki(state_dir: Path) -> Iterator[tuple[DevPki, PkiServices, str]]:
             where = str(pki_dir)
         except DevPkiError as exc:
             fresh = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pki-")))
-            pki = build_dev_pki(fresh, port=_free_port())
+            pki = build_dev_pki(fresh, port=free_port())
             services = stack.enter_context(serve_dev_pki(pki, in_process=False))
             where = f"a fresh PKI in {fresh} ({pki_dir} could not be served: {exc})"
         yield pki, services, where

@@ -40,6 +40,7 @@ from services.cli import build_parser
 from services.cli.supervisor import SERVICES
 from services.stack.errors import DatabaseUnavailableError, MigrationError, TopicError
 from services.stack.monitoring import SCRAPE_JOBS
+from tests.ports import free_port
 
 pytestmark = pytest.mark.unit
 
@@ -498,12 +499,6 @@ def test_build_context_holds_only_what_the_image_needs() -> None:
 # --- entrypoint.sh and init_platform.py, run here ------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _entrypoint(
     env: Mapping[str, str], *command: str, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
@@ -587,7 +582,7 @@ def dev_signing_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What init-dev-signing leaves in its volume (the PKI on a free loopback port)."""
     directory = tmp_path_factory.mktemp("compose") / "dev-signing"
     registry = str(directory / "pki" / "signers.json")
-    assert _init_dev_signing(directory, registry, port=_free_port()) == 0
+    assert _init_dev_signing(directory, registry, port=free_port()) == 0
     return directory
 
 
