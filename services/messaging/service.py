@@ -165,7 +165,8 @@ def run_service(
     """A service's ``main``: ``--help``, settings, logging, the event loop, exit codes.
 
     0 after a clean stop, 1 when ``serve`` raised one of ``fatal`` (logged in one line),
-    2 when ``load`` raised :class:`~services.messaging.settings.SettingsError`.
+    2 when ``load`` raised :class:`~services.messaging.settings.SettingsError`, or ``serve``
+    did while starting (a configured file that cannot be read, e.g. the signer registry).
     """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.parse_args(list(argv) if argv is not None else None)
@@ -178,6 +179,9 @@ def run_service(
     configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings))
+    except SettingsError as exc:
+        log.error("bad configuration: %s", exc)
+        return 2
     except fatal as exc:
         log.error("%s stopped: %s: %s", prog, type(exc).__name__, exc)
         return 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from services.core.record_page import PageFonts
 from services.messaging.codec import default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import TransactionalPipeline
-from services.messaging.service import ServiceShell, configure_logging
+from services.messaging.service import ServiceShell, run_service
 from services.messaging.settings import SettingsError
 from services.messaging.state import ChangelogState
 from services.signing.handlers import SigningHandler
@@ -89,12 +88,15 @@ async def _serve(settings: SigningSettings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the signing service; 0 after a clean stop, 2 on bad configuration."""
-    try:
-        settings = SigningSettings.from_env()
-        configure_logging(settings.log_level)
-        asyncio.run(_serve(settings))
-    except SettingsError as exc:
-        configure_logging()
-        _log.error("bad configuration: %s", exc)
-        return 2
-    return 0
+    return run_service(
+        argv,
+        prog="hocba run signing",
+        description="Signing service: hocba.records.validated + signature approvals → the "
+        "year page signed by the homeroom teacher, the principal and the school seal "
+        "(PAdES B-LTA) → hocba.records.signed. Configured by HOCBA_* environment variables "
+        "(see services/signing/settings.py).",
+        load=SigningSettings.from_env,
+        serve=_serve,
+        fatal=(),
+        log=_log,
+    )
