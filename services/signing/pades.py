@@ -50,7 +50,6 @@ from pyhanko.sign.general import load_certs_from_pemder
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import (
     InsufficientRevinfoError,
     PathBuildingError,
@@ -189,15 +188,6 @@ class SigningServices:
             trust_roots=tuple(roots),
             font_path=font_path,
             revocation_cache=RevocationCache(shared, revinfo_max_age_seconds, timeout_seconds),
-        )
-
-    def validation_context(self) -> ValidationContext:
-        """A validation context with the trust anchors, fetching on, revocation hard-fail."""
-        return ValidationContext(
-            trust_roots=list(self.trust_roots),
-            allow_fetching=True,
-            fetchers=self.revocation_cache.fetchers(),
-            revocation_mode="hard-fail",
         )
 
     async def validation_data(
@@ -511,30 +501,25 @@ async def add_archive_timestamp(pdf: bytes, services: SigningServices) -> bytes:
 
 @dataclass(frozen=True)
 class CheckedSignatures:
-    """What :func:`check_earlier_signatures` found: how many held, and the newest's placeholder."""
+    """What :func:`check_earlier_signatures` found: how many signatures held."""
 
     checked: int
-    #: Hex digits reserved for the newest signature's /Contents (its size estimate, margin incl.).
-    reserved_hex_digits: int
 
 
-def check_earlier_signatures(pdf: bytes, *, exclude_last: int = 0) -> CheckedSignatures:
+def check_earlier_signatures(pdf: bytes) -> CheckedSignatures:
     """Check that every signature and document timestamp still holds.
 
-    For each one (except the newest ``exclude_last``): the digest of its byte range equals the
+    For each one: the digest of its byte range equals the
     digest it signed, it covers its whole revision, and the revisions after it stay within its
     lock (FieldMDP/DocMDP). Certificates are not re-validated: later updates cannot change them.
     Raises :class:`EarlierSignatureBroken` naming the first signature that fails.
     """
     reader = open_document(pdf).reader
     try:
-        embedded = list(reader.embedded_signatures)
+        embedded: list[EmbeddedPdfSignature] = list(reader.embedded_signatures)
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         raise InvalidPdf(f"cannot read the signatures: {exc}") from exc
-    to_check: Sequence[EmbeddedPdfSignature] = (
-        embedded[: len(embedded) - exclude_last] if exclude_last else embedded
-    )
-    for sig in to_check:
+    for sig in embedded:
         name = str(sig.field_name)
         try:
             sig.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)  # type: ignore[no-untyped-call]  # unannotated in pyhanko
@@ -551,8 +536,4 @@ def check_earlier_signatures(pdf: bytes, *, exclude_last: int = 0) -> CheckedSig
                 f"later changes are not allowed by its lock (coverage {status['coverage'].name}, "
                 f"modification level {getattr(level, 'name', 'suspicious')})",
             )
-    reserved = 0
-    if embedded:
-        _, first_len, second_start, _ = embedded[-1].byte_range
-        reserved = int(second_start) - int(first_len) - 2
-    return CheckedSignatures(len(to_check), reserved)
+    return CheckedSignatures(len(embedded))
