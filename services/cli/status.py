@@ -28,13 +28,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
-from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
 from services.cli.supervisor import ServiceProcesses
-from services.messaging.kafka import KafkaSettings, make_consumer
+from services.messaging.kafka import KafkaSettings, make_consumer, uncommitted_ranges
 from services.messaging.topics import (
     EVENTS_ACCEPTED,
     RECORDS_SIGNED,
@@ -123,45 +122,22 @@ async def _oldest_unprocessed(
     kafka: KafkaSettings, group: str, topics: Sequence[str]
 ) -> float | None:
     """Age in seconds of the oldest message ``group`` has not committed; None if none."""
-    committed_reader = make_consumer(kafka, group_id=group)
-    await committed_reader.start()
-    try:
-        known = await committed_reader.topics()
-        partitions = [
-            TopicPartition(t, p)
-            for t in topics
-            if t in known
-            for p in sorted(committed_reader.partitions_for_topic(t) or ())
-        ]
-        if not partitions:
-            return None
-        ends = await committed_reader.end_offsets(partitions)
-        starts = await committed_reader.beginning_offsets(partitions)
-        positions = {}
-        for tp in partitions:
-            committed = await committed_reader.committed(tp)
-            begin = max(committed or 0, starts[tp])
-            if ends[tp] > begin:
-                positions[tp] = begin
-    finally:
-        await committed_reader.stop()
-    if not positions:
+    ranges = await uncommitted_ranges(kafka, group, topics)
+    if not ranges:
         return None
     reader = make_consumer(kafka, group_id=None)
     await reader.start()
     try:
-        reader.assign(list(positions))
-        for tp, offset in positions.items():
-            reader.seek(tp, offset)
-        oldest: int | None = None
-        batch = await reader.getmany(timeout_ms=1500, max_records=len(positions) * 2)
-        for records in batch.values():
-            if records:
-                stamp = records[0].timestamp
-                oldest = stamp if oldest is None else min(oldest, stamp)
+        reader.assign(list(ranges))
+        for tp, (first, _end) in ranges.items():
+            reader.seek(tp, first)
+        batch = await reader.getmany(timeout_ms=1500, max_records=len(ranges) * 2)
     finally:
         await reader.stop()
-    return None if oldest is None else max(time.time() - oldest / 1000, 0.0)
+    # The first record fetched of each partition is its oldest uncommitted one (a range
+    # holding only commit markers fetches none).
+    stamps = [records[0].timestamp for records in batch.values() if records]
+    return max(time.time() - min(stamps) / 1000, 0.0) if stamps else None
 
 
 async def _database(dsn: str, status: PlatformStatus) -> None:

@@ -11,13 +11,22 @@ Settings come from the environment:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.core.record import key_of
 
-__all__ = ["KafkaSettings", "make_consumer", "make_producer", "record_key"]
+__all__ = [
+    "KafkaSettings",
+    "make_consumer",
+    "make_producer",
+    "partitions_of",
+    "record_key",
+    "uncommitted_ranges",
+]
 
 _DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 _DEFAULT_CLIENT_ID = "hocba"
@@ -69,3 +78,48 @@ def make_consumer(
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
+
+
+async def partitions_of(settings: KafkaSettings, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of those ``topics`` that exist (none is created by asking)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, client_id=settings.client_id
+    )
+    await admin.start()
+    try:
+        # Only names the broker listed are described: naming an unknown topic in a metadata
+        # request may auto-create it.
+        present = [t for t in topics if t in set(await admin.list_topics())]
+        described = await admin.describe_topics(present) if present else []
+    finally:
+        await admin.close()
+    return sorted(
+        TopicPartition(entry["topic"], part["partition"])
+        for entry in described
+        for part in entry["partitions"]
+    )
+
+
+async def uncommitted_ranges(
+    settings: KafkaSettings, group_id: str, topics: Sequence[str]
+) -> dict[TopicPartition, tuple[int, int]]:
+    """Per partition of ``topics``, the offsets [first, end) ``group_id`` has not committed;
+    only partitions with such a range. (On a transactional topic the range counts commit
+    markers too: read it to count messages.)"""
+    partitions = await partitions_of(settings, topics)
+    if not partitions:
+        return {}
+    consumer = make_consumer(settings, group_id=group_id)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        ranges: dict[TopicPartition, tuple[int, int]] = {}
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            first = max(committed or 0, starts[tp])
+            if ends[tp] > first:
+                ranges[tp] = (first, ends[tp])
+        return ranges
+    finally:
+        await consumer.stop()

@@ -18,7 +18,6 @@ Every function takes a ``progress`` callback ``(done, total)`` for long runs.
 
 from __future__ import annotations
 
-import asyncio
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,11 +26,16 @@ from typing import Any
 
 import asyncpg
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 
 from services.core.national import VersionKey, combined_sha256
 from services.messaging.codec import AvroCodec, Decoded
-from services.messaging.kafka import KafkaSettings, make_consumer, make_producer
+from services.messaging.kafka import (
+    KafkaSettings,
+    make_consumer,
+    make_producer,
+    partitions_of,
+    uncommitted_ranges,
+)
 from services.national_sync.client import NationalClient
 from services.national_sync.store import SyncStore
 
@@ -78,21 +82,6 @@ class StatusReport:
         }
 
 
-async def _partitions(kafka: KafkaSettings, topic: str) -> list[TopicPartition]:
-    """The topic's partitions, as a group-less consumer subscribed to it is assigned them."""
-    probe = make_consumer(kafka, topic, group_id=None)
-    await probe.start()
-    try:
-        deadline = asyncio.get_running_loop().time() + 10
-        while not probe.assignment():
-            if asyncio.get_running_loop().time() > deadline:
-                raise KafkaError(f"no partitions found for topic {topic}")
-            await asyncio.sleep(0.05)
-        return sorted(probe.assignment())
-    finally:
-        await probe.stop()
-
-
 #: Above this many offsets behind, the backlog is reported from offsets alone (not counted).
 _COUNT_LIMIT = 50_000
 
@@ -104,41 +93,11 @@ async def _backlog(kafka: KafkaSettings, topic: str, group_id: str) -> tuple[int
     gap of offsets is counted message by message (read_committed) when it is small, and
     given as an upper bound when it is larger than ``_COUNT_LIMIT``.
     """
-    partitions = await _partitions(kafka, topic)
-    group = make_consumer(kafka, group_id=group_id)
-    await group.start()
-    try:
-        ends = await group.end_offsets(partitions)
-        starts = await group.beginning_offsets(partitions)
-        gaps: dict[TopicPartition, int] = {}
-        for tp in partitions:
-            committed = await group.committed(tp)
-            begin = max(committed if committed is not None else 0, starts[tp])
-            if ends[tp] > begin:
-                gaps[tp] = begin
-    finally:
-        await group.stop()
-    if sum(ends[tp] - begin for tp, begin in gaps.items()) > _COUNT_LIMIT:
-        return sum(ends[tp] - begin for tp, begin in gaps.items()), False
-    if not gaps:
-        return 0, True
-    reader = make_consumer(kafka, group_id=None)
-    await reader.start()
-    try:
-        reader.assign(list(gaps))
-        for tp, begin in gaps.items():
-            reader.seek(tp, begin)
-        count = 0
-        remaining = set(gaps)
-        while remaining:
-            batch = await reader.getmany(*remaining, timeout_ms=500)
-            count += sum(len(records) for records in batch.values())
-            for tp in list(remaining):
-                if await reader.position(tp) >= ends[tp] or not batch:
-                    remaining.discard(tp)
-        return count, True
-    finally:
-        await reader.stop()
+    ranges = await uncommitted_ranges(kafka, group_id, [topic])
+    offsets = sum(end - first for first, end in ranges.values())
+    if offsets > _COUNT_LIMIT:
+        return offsets, False
+    return len(await _read_ranges(kafka, ranges)), True
 
 
 _SERVICE_GAUGES = {
@@ -194,36 +153,55 @@ class ReplayReport:
     not_matching: int = 0
 
 
+async def _read_ranges(
+    kafka: KafkaSettings,
+    ranges: dict[TopicPartition, tuple[int, int]],
+    progress: Progress = _no_progress,
+) -> list[bytes]:
+    """The values of the committed messages in each partition's [first, end) (no group)."""
+    if not ranges:
+        return []
+    reader = make_consumer(kafka, group_id=None)
+    await reader.start()
+    try:
+        reader.assign(list(ranges))
+        for tp, (first, _end) in ranges.items():
+            reader.seek(tp, first)
+        total = sum(end - first for first, end in ranges.values())
+        values: list[bytes] = []
+        remaining = set(ranges)
+        while remaining:
+            batch = await reader.getmany(*remaining, timeout_ms=1000)
+            values += [r.value or b"" for records in batch.values() for r in records]
+            for tp in list(remaining):
+                # An empty answer: only commit markers (or an open transaction) are left.
+                if not batch or await reader.position(tp) >= ranges[tp][1]:
+                    remaining.discard(tp)
+            progress(len(values), total)
+        return values
+    finally:
+        await reader.stop()
+
+
 async def _read_topic(
     kafka: KafkaSettings, topic: str, codec: AvroCodec, expected: str, progress: Progress
 ) -> list[dict[str, Any]]:
-    """Every message on ``topic`` from the beginning to its end now (no consumer group)."""
-    partitions = await _partitions(kafka, topic)
+    """Every message on ``topic`` from its beginning to its end now, decoded."""
+    partitions = await partitions_of(kafka, [topic])
     consumer = make_consumer(kafka, group_id=None)
     await consumer.start()
     try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
-        total = sum(ends[tp] - starts[tp] for tp in partitions)
-        found: list[dict[str, Any]] = []
-        read = 0
-        remaining = {tp for tp in partitions if ends[tp] > starts[tp]}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batch.items():
-                for record in records:
-                    read += 1
-                    decoded = codec.decode(record.value or b"", expected=expected)
-                    if isinstance(decoded, Decoded):
-                        found.append(decoded.value)
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-            progress(read, total)
-        return found
+        ends = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
+    ranges = {tp: (starts[tp], ends[tp]) for tp in partitions if ends[tp] > starts[tp]}
+    found: list[dict[str, Any]] = []
+    for value in await _read_ranges(kafka, ranges, progress):
+        decoded = codec.decode(value, expected=expected)
+        if isinstance(decoded, Decoded):
+            found.append(decoded.value)
+    return found
 
 
 async def replay(

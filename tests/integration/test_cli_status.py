@@ -50,3 +50,48 @@ def test_status_reports_each_stage_and_says_unhealthy_until_all_are_ready() -> N
         assert code == 1  # the other stages are still down
     finally:
         processes.stop_all()
+
+
+async def test_the_oldest_unprocessed_message_is_found_until_its_group_commits() -> None:
+    import time
+    import uuid
+
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from services.cli.status import _oldest_unprocessed
+    from services.messaging.kafka import (
+        KafkaSettings,
+        make_consumer,
+        make_producer,
+        uncommitted_ranges,
+    )
+
+    kafka = KafkaSettings.from_env()
+    topic, group = f"test.status.{uuid.uuid4().hex[:8]}", f"test-status-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+        producer = make_producer(kafka)
+        await producer.start()
+        sent_at = time.time() - 30  # a message stamped half a minute ago
+        try:
+            await producer.send_and_wait(topic, b"x", partition=1, timestamp_ms=int(sent_at * 1000))
+        finally:
+            await producer.stop()
+        assert await uncommitted_ranges(kafka, group, [topic]) == {TopicPartition(topic, 1): (0, 1)}
+        age = await _oldest_unprocessed(kafka, group, [topic])
+        assert age is not None and 29 <= age <= 90
+        consumer = make_consumer(kafka, group_id=group)
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(topic, 1)])
+            await consumer.commit({TopicPartition(topic, 1): 1})
+        finally:
+            await consumer.stop()
+        assert await uncommitted_ranges(kafka, group, [topic]) == {}
+        assert await _oldest_unprocessed(kafka, group, [topic]) is None
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()
