@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
@@ -35,12 +34,11 @@ from services.signing.devpki import (
     DEV_TSA_POLICY,
     DevPki,
     PkiServices,
-    build_dev_pki,
     main,
     serve_dev_pki,
 )
 from services.signing.errors import DevPkiError
-from tests.ports import free_port
+from tests.integration import test_signing_pades as _pades
 
 pytestmark = pytest.mark.integration
 
@@ -59,15 +57,9 @@ class _TimeStampResp(tsp.TimeStampResp):
     ]
 
 
-@pytest.fixture(scope="module")
-def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
-    return build_dev_pki(tmp_path_factory.mktemp("pki"), port=free_port())
-
-
-@pytest.fixture(scope="module")
-def served(dev_pki: DevPki) -> Iterator[PkiServices]:
-    with serve_dev_pki(dev_pki) as services:
-        yield services
+# The dev PKI of the PAdES tests, built and served once per module, shared as fixtures here.
+dev_pki = _pades.dev_pki
+served = _pades.pki_services
 
 
 def _load_cert(path: Path) -> x509.Certificate:
