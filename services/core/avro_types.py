@@ -31,12 +31,14 @@ __all__ = [
     "QualityLevel",
     "QualityResult",
     "RatingPeriodResult",
+    "RecordCorrection",
     "School",
     "Severity",
     "SignatureApproval",
     "SignerRole",
     "StudentIdentity",
     "StudentProfile",
+    "StudentTransfer",
     "SubjectCode",
     "SubjectComponent",
     "SubjectEvaluation",
@@ -367,6 +369,28 @@ class SignatureApproval(TypedDict):
     """SHA-256 (hex) of the canonical JSON of the record the signer saw; when given, an approval of other content is refused."""
 
 
+class RecordCorrection(TypedDict):
+    """Asks for a signed year page to be corrected (đính chính): the year record as it stands after the events sent since the page was signed becomes a new version that names the version it supersedes and this reason, and is signed again through the same approvals (homeroom teacher, principal, school seal). A change to a signed page without a new RecordCorrection is refused (E_CORRECTION_REASON_REQUIRED)."""
+
+    reason: str
+    """Lý do đính chính: why the signed page is corrected, as it will be printed on the new version (1-500 characters, with diacritics)."""
+    requested_by: str | None
+    """Who asked for the correction in the vendor's system (user id or name)."""
+
+
+class StudentTransfer(TypedDict):
+    """Chuyển trường: the student leaves the school named in the envelope (published by that school's vendor) for another school from a date. From effective_on on, only the receiving school's vendor may publish for the student (at the receiving school) and the sending school's vendor may not; evaluations made at the sending school before a mid-year transfer are carried into the receiving school's year record; the receiving school may read the student's earlier signed records (each read audited)."""
+
+    to_school_code: str
+    """Mã trường of the receiving school."""
+    to_school_name: str | None
+    """Tên trường of the receiving school, with diacritics."""
+    effective_on: dt.date
+    """The first day (Vietnam date) the student belongs to the receiving school."""
+    reason: str | None
+    """Lý do chuyển trường, when given."""
+
+
 class VendorEvent(TypedDict):
     """An event a vendor's school-management system publishes about one student's school year (topic hocba.vendor.events, or POST /v1/events)."""
 
@@ -382,7 +406,7 @@ class VendorEvent(TypedDict):
     """Mã định danh học sinh of the student."""
     school_year: str
     """Năm học, 'YYYY-YYYY'."""
-    payload: tuple[str, StudentProfile | SubjectEvaluation | QualityCompetencyEvaluation | YearEndSubmission | SignatureApproval]
+    payload: tuple[str, StudentProfile | SubjectEvaluation | QualityCompetencyEvaluation | YearEndSubmission | SignatureApproval | RecordCorrection | StudentTransfer]
     """What happened: one of StudentProfile, SubjectEvaluation, QualityCompetencyEvaluation, YearEndSubmission, SignatureApproval."""
     correlation_id: str | None
     """Optional id the vendor uses to trace a batch."""
@@ -422,6 +446,10 @@ class ValidatedRecord(TypedDict):
     """Warnings (W_...) that did not stop the record."""
     source_event_ids: list[str]
     """Ids of the vendor events the record was assembled from."""
+    correction_event_id: str | None
+    """The latest RecordCorrection event in the student-year's log, if any: signing issues a change to a signed page only for a correction it has not used yet."""
+    correction_reason: str | None
+    """That correction's reason (lý do đính chính)."""
     rule_set_version: str
     """Version of the rule set the record was validated with."""
     validated_at: dt.datetime

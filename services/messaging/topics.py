@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ALL_TOPICS", "HEADER_EVENT_ID", "HEADER_PAYLOAD", "Topic", "topic_by_name"]
+__all__ = [
+    "ALL_TOPICS",
+    "HEADER_CARRIED_FROM",
+    "HEADER_EVENT_ID",
+    "HEADER_PAYLOAD",
+    "TRANSFERS",
+    "Topic",
+    "topic_by_name",
+]
 
 #: Headers of ``hocba.events.accepted``: what the validation stage needs for every event
 #: (which one, of what kind) without decoding it; the body decodes once, at year end.
 HEADER_EVENT_ID = "hocba-event-id"
 HEADER_PAYLOAD = "hocba-payload"
+#: On an accepted event validation carried into another school's student-year (a mid-year
+#: school transfer): the record key of the sending school's student-year it came from.
+HEADER_CARRIED_FROM = "hocba-carried-from"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,22 @@ EVENTS_ACCEPTED = Topic(
     headers=(
         (HEADER_EVENT_ID, "the event's `event_id` (UTF-8)"),
         (HEADER_PAYLOAD, "full name of the payload's record, e.g. `vn.edu.hocba.StudentProfile`"),
+        (
+            HEADER_CARRIED_FROM,
+            "set by validation on an evaluation it carried into the receiving school's "
+            "student-year after a mid-year transfer: the sending school's record key",
+        ),
+    ),
+)
+TRANSFERS = Topic(
+    "hocba.transfers",
+    "vn.edu.hocba.AcceptedEvent",
+    "Accepted school transfers (chuyển trường): AcceptedEvents whose payload is a "
+    "StudentTransfer, keyed like the student's year at the sending school; storage grants "
+    "the receiving school access to the student's records from the effective date.",
+    headers=(
+        (HEADER_EVENT_ID, "the event's `event_id` (UTF-8)"),
+        (HEADER_PAYLOAD, "`vn.edu.hocba.StudentTransfer`"),
     ),
 )
 EVENTS_REJECTED = Topic(
@@ -115,6 +142,7 @@ SIGNING_STATE = Topic(
 ALL_TOPICS: tuple[Topic, ...] = (
     VENDOR_EVENTS,
     EVENTS_ACCEPTED,
+    TRANSFERS,
     EVENTS_REJECTED,
     RECORDS_VALIDATED,
     RECORDS_INVALID,
