@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 # token for signing keys in tests and the demo), poppler-utils (pdfsig, an independent
 # check of the signatures), prometheus (promtool checks the alert rules, dashboards and
 # metrics; `hocba stack up --with-monitoring` runs a local Prometheus) and docker-compose
-# (`docker-compose config` validates docker-compose.yml; no Docker engine is needed or used).
+# (`docker-compose config` validates docker-compose.yml; no Docker engine is needed or used),
+# chromium + chromium-driver (the lookup and verification web page is tested end to end in
+# headless Chromium through Selenium; Debian's browser, nothing downloaded).
 packages=(postgresql default-jre-headless maven kcat fonts-dejavu-core softhsm2 poppler-utils
-  prometheus docker-compose)
+  prometheus docker-compose chromium chromium-driver)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
