@@ -5,11 +5,13 @@ the PDF, timestamp), the document timestamps (PAdES B-LTA), the school seal's lo
 embedded hoc-ba.json. Prints a summary in Vietnamese and English, or the full report with --json.
 
 Trust anchors: --trust PEM (repeatable), else the files listed in $HOCBA_TRUST_ROOTS
-(separated by ':'). --online also asks the certificates' OCSP/CRL services when the embedded data
-leaves a status unknown; a service that does not answer gives "unknown", not "invalid".
---platform also asks the platform's database ($HOCBA_PG_DSN) whether the embedded record is the
-current version of its page or was superseded by a correction (the read is audited); an
-unreachable database gives "unknown".
+(separated by ':'), else the development PKI's root when `hocba run`/`hocba demo` built it
+($HOCBA_STATE_DIR/pki, by default .state/pki). --platform asks the platform's database
+($HOCBA_PG_DSN) what it holds of this file, as POST /v1/verify answers: the current version of
+its page, or superseded (by which version, when, why), or unknown; the PDF is matched by its own
+SHA-256, else by its embedded record's, and the read is audited. --online does both: it also
+asks the certificates' OCSP/CRL services when the embedded data leaves a status unknown. A
+service or database that does not answer gives "unknown", never "invalid".
 
 Exit status: 0 valid (revocation possibly unknown: see the summary), 1 invalid, 2 usage error
 (unreadable file, not a PDF, no trust anchor).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -29,20 +32,21 @@ import asyncpg
 
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.settings import DEFAULT_PG_DSN
-from services.signing.errors import InvalidPdf, SigningError
-from services.signing.pades import load_trust_roots
-from services.signing.verification import RecordStatus, VerificationReport, verify_pdf
-from services.storage.repository import PgRecordStore, ReadAudit
+from services.storage.errors import StorageError
+from services.storage.standing import PgStanding, PlatformView, VerifyAudit, unavailable_view
+from services.verification import (
+    TRUST_ROOTS_ENV,
+    InvalidPdf,
+    VerificationError,
+    VerificationReport,
+    load_trust_roots,
+    trust_root_paths,
+    verify_pdf,
+)
 
-__all__ = ["register", "summary_lines"]
+__all__ = ["platform_lines", "register", "summary_lines"]
 
-TRUST_ENV = "HOCBA_TRUST_ROOTS"
-
-_STATUS_TEXT: dict[RecordStatus, str] = {
-    "current": "hiện hành / current",
-    "superseded": "đã được thay bằng bản đính chính / superseded by a correction",
-    "unknown": "nền tảng không xác định được / unknown to the platform",
-}
+_ACTOR = "hocba-verify"
 _REVOCATION_VI = {"good": "còn hiệu lực", "revoked": "ĐÃ BỊ THU HỒI", "unknown": "chưa xác định"}
 
 
@@ -97,17 +101,44 @@ def summary_lines(report: VerificationReport, source: str) -> list[str]:
         ef = report.embedded_file
         match = "" if ef.matches is None else f", khớp / matches: {_yes(ef.matches)}"
         lines.append(f"- Tệp đính kèm / Embedded {ef.name} SHA-256: {ef.sha256}{match}")
-    if report.record_status is not None:
-        lines.append(f"- Phiên bản / Version: {_STATUS_TEXT[report.record_status]}")
     lines.extend(f"! {problem}" for problem in report.problems)
+    return lines
+
+
+def platform_lines(view: PlatformView) -> list[str]:
+    """What the platform holds of the file (as POST /v1/verify's ``platform``), vi / en."""
+    if view.status == "unknown":
+        return [f"- Trên nền tảng / On the platform: {view.reason_vi} / {view.reason_en}"]
+    page = f"{view.record_id}, {view.school_year}, v{view.version}"
+    if view.status == "current":
+        lines = [
+            f"- Trên nền tảng / On the platform: phiên bản hiện hành / current version ({page})"
+        ]
+    else:
+        lines = [
+            f"- Trên nền tảng / On the platform: ĐÃ ĐƯỢC THAY THẾ / SUPERSEDED ({page}; "
+            f"hiện hành / current: v{view.current_version})"
+        ]
+        by = view.superseded_by
+        if by is not None:
+            when = by.effective_at.date().isoformat() if by.effective_at else "?"
+            why = by.correction_reason or "-"
+            lines.append(
+                f"    bởi phiên bản / by version {by.version}, hiệu lực / effective {when}, "
+                f"lý do / reason: {why}"
+            )
+    if view.pdf_matches_stored is False:
+        lines.append(
+            "    ! Tệp khác với tệp nền tảng đã cấp (chỉ học bạ đính kèm khớp) / the file differs "
+            "from the one issued (only its embedded record matches)"
+        )
     return lines
 
 
 def _trust_paths(args: argparse.Namespace) -> list[Path]:
     if args.trust:
         return [Path(p) for p in args.trust]
-    env = os.environ.get(TRUST_ENV, "")
-    return [Path(p) for p in env.split(":") if p]
+    return list(trust_root_paths())
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -115,62 +146,64 @@ def _run(args: argparse.Namespace) -> int:
     paths = _trust_paths(args)
     if not paths:
         print(
-            f"hocba verify: no trust anchor: pass --trust PEM or set ${TRUST_ENV}", file=sys.stderr
+            f"hocba verify: no trust anchor: pass --trust PEM or set ${TRUST_ROOTS_ENV}",
+            file=sys.stderr,
         )
         return 2
     try:
         roots = load_trust_roots(paths)
         pdf = Path(source).read_bytes()
-    except SigningError as exc:
+    except VerificationError as exc:
         print(f"hocba verify: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"hocba verify: cannot read {source}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        report = asyncio.run(_verify(pdf, roots, args))
+        report = asyncio.run(
+            verify_pdf(pdf, roots, online=args.online, expected_record_sha256=args.record_sha256)
+        )
     except InvalidPdf as exc:
         print(f"hocba verify: {source}: {exc}", file=sys.stderr)
         return 2
+    platform = asyncio.run(platform_view_of(pdf, report)) if args.platform or args.online else None
     if args.json:
         document: dict[str, Any] = {"source": source, **report.to_json()}
+        if platform is not None:
+            document["platform"] = platform.as_json()
         print(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        print("\n".join(summary_lines(report, source)))
+        lines = summary_lines(report, source)
+        if platform is not None:
+            lines.extend(platform_lines(platform))
+        print("\n".join(lines))
     return 0 if report.valid else 1
 
 
-async def _verify(pdf: bytes, roots: Any, args: argparse.Namespace) -> VerificationReport:
-    if not args.platform:
-        return await verify_pdf(
-            pdf, roots, online=args.online, expected_record_sha256=args.record_sha256
-        )
-    pool = None
+async def platform_view_of(pdf: bytes, report: VerificationReport) -> PlatformView:
+    """The platform's view of ``pdf`` from its database, as storage answers it (audited)."""
     try:
         pool = await asyncpg.create_pool(
             os.environ.get("HOCBA_PG_DSN", DEFAULT_PG_DSN), min_size=1, max_size=1, timeout=5
         )
-    except (OSError, asyncpg.PostgresError) as exc:
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         print(f"hocba verify: the platform database does not answer ({exc})", file=sys.stderr)
-    store = PgRecordStore(pool, ServiceMetrics("verify"), actor="hocba-verify") if pool else None
-
-    async def status(content_sha256: str) -> RecordStatus:
-        if store is None:
-            return "unknown"
-        audit = ReadAudit("hocba-verify", {"purpose": "verify", "via": "cli"})
-        return await store.content_status(bytes.fromhex(content_sha256), audit)
-
+        return unavailable_view()
+    embedded = report.embedded_file
+    audit = VerifyAudit(
+        _ACTOR, None, {"channel": "cli", "report_valid": report.valid, "level": report.level}
+    )
     try:
-        return await verify_pdf(
-            pdf,
-            roots,
-            online=args.online,
-            expected_record_sha256=args.record_sha256,
-            status_lookup=status,
+        return await PgStanding(pool, ServiceMetrics("verify")).standing(
+            hashlib.sha256(pdf).digest(),
+            None if embedded is None else bytes.fromhex(embedded.sha256),
+            audit,
         )
+    except StorageError as exc:
+        print(f"hocba verify: the platform database does not answer ({exc})", file=sys.stderr)
+        return unavailable_view()
     finally:
-        if pool is not None:
-            await pool.close()
+        await pool.close()
 
 
 def register(subparsers: Any) -> None:
@@ -186,17 +219,20 @@ def register(subparsers: Any) -> None:
         "--trust",
         action="append",
         metavar="PEM",
-        help=f"trust anchor certificate file (repeatable; default ${TRUST_ENV})",
+        help=f"trust anchor certificate file (repeatable; default ${TRUST_ROOTS_ENV}, else the "
+        "dev PKI's root)",
     )
     parser.add_argument(
         "--online",
         action="store_true",
-        help="also ask OCSP/CRL services when the embedded data leaves a status unknown",
+        help="also ask OCSP/CRL services when the embedded data leaves a status unknown, and "
+        "the platform database (as --platform)",
     )
     parser.add_argument(
         "--platform",
         action="store_true",
-        help="also ask the platform database whether this version is current or superseded",
+        help="also ask the platform database whether this file is the current version of its "
+        "page, or superseded (by which version, when, why)",
     )
     parser.add_argument(
         "--record-sha256",

@@ -26,7 +26,7 @@ from pyhanko.sign.timestamps import TimeStamper, TimestampRequestError
 
 from services.signing import der
 from services.signing.errors import SignerUnavailable, TimestampUnavailable
-from services.signing.facts import token_time
+from services.verification.timestamps import token_time
 
 __all__ = ["SignatureContainer", "build_signature_container", "request_timestamp", "timestamp_of"]
 

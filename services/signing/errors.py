@@ -7,6 +7,8 @@ classify failures by type and by the ``retriable`` attribute, never by message t
 
 from __future__ import annotations
 
+from services.verification import errors as verification_errors
+
 __all__ = [
     "DevPkiError",
     "EarlierSignatureBroken",
@@ -36,8 +38,12 @@ class DevPkiError(SigningError):
     """The development PKI could not be built, loaded or served."""
 
 
-class InvalidPdf(SigningError):
-    """The bytes are not a PDF that pyhanko can read for an incremental update."""
+class InvalidPdf(SigningError, verification_errors.InvalidPdf):
+    """The bytes are not a PDF that pyhanko can read for an incremental update.
+
+    Also a :class:`services.verification.errors.InvalidPdf`: one ``except`` catches an
+    unreadable page whether signing or verification found it out.
+    """
 
 
 class UnknownSignatureField(SigningError):

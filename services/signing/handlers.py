@@ -6,6 +6,10 @@ Per student-year page, a ``SigningState`` entry on the compacted changelog
 1. a validated record version is rendered to its page (``services.core.record_page``)
    with its record identifier, lookup code and version, and waits for signatures; a
    newer validated version replaces a page not yet issued (signing starts over);
+   a new content for a page already issued (version n) is a correction (đính chính):
+   it becomes version n+1, superseding n with the reason printed, only when validation
+   carries a RecordCorrection the page has not used yet; otherwise nothing is rendered
+   and the change is refused to the vendor (``E_CORRECTION_REASON_REQUIRED``);
 2. an approval (``SignatureApproval`` event, read from ``hocba.events.accepted`` by its
    ``hocba-payload`` header) is checked by ``services.core.signing_flow``; if sound, the
    page is signed with the approving signer's key (PAdES B-T with validation data);
@@ -170,12 +174,15 @@ class SigningHandler:
         page = self._page(state, pages, slot, validated)
         record_json = canonical_json(self.codec.registry.current(YEAR_RECORD), validated["record"])
         digest = hashlib.sha256(record_json).hexdigest()
-        pending = page["pending"]
-        if page["issued_record_sha256"] == digest or (
-            pending is not None and pending["record_sha256"] == digest
-        ):
+        if page["issued_record_sha256"] == digest or self._waiting(page, digest, validated):
             return []  # delivered again: already issued or already waiting
-        version = page["issued_version"] + 1
+        issued = page["issued_version"]
+        correction = validated.get("correction_event_id")
+        if issued and (correction is None or correction == page["issued_correction_event_id"]):
+            # A signed page is never edited: without a correction of its own, the change
+            # waits in validation's log until the vendor sends one.
+            return [self._correction_required(validated, issued)]
+        version = issued + 1
         started = time.perf_counter()
         pdf = render_year_page(
             validated,
@@ -184,7 +191,8 @@ class SigningHandler:
                 version=version,
                 lookup_code=page["lookup_code"],
                 verify_url=self.settings.verify_url(page["lookup_code"]),
-                supersedes_version=page["issued_version"] or None,
+                supersedes_version=issued or None,
+                correction_reason=_reason(validated) if issued else None,
             ),
             record_json,
             self.fonts,
@@ -201,6 +209,45 @@ class SigningHandler:
         changed.add(slot)
         self._pages.labels(self.metrics.service, "rendered").inc()
         return []
+
+    def _waiting(self, page: dict[str, Any], digest: str, validated: dict[str, Any]) -> bool:
+        """Whether this content already waits for signatures, for the same correction.
+
+        A correction sent again with another reason for the same content re-renders the
+        pending page (its reason is printed on it), before the first issue nothing does.
+        """
+        pending = page["pending"]
+        if pending is None or pending["record_sha256"] != digest:
+            return False
+        if not page["issued_version"]:
+            return True
+        waiting = self.codec.decode(pending["validated"], expected=VALIDATED)
+        if not isinstance(waiting, Decoded):
+            raise StateCorruptedError(f"the pending record of {page['record_key']} is unreadable")
+        return waiting.value.get("correction_event_id") == validated.get("correction_event_id")
+
+    def _correction_required(self, validated: dict[str, Any], issued: int) -> Outgoing:
+        """The refusal of a change to an issued page, naming the event that made the change."""
+        record = validated["record"]
+        source = validated["source_event_ids"]
+        event = {
+            "event_id": source[-1] if source else None,
+            "vendor_id": validated["vendor_id"],
+            "school_code": record["school"]["school_code"],
+            "student_id": record["student"]["student_id"],
+            "school_year": record["school_year"],
+        }
+        required = finding(
+            "E_CORRECTION_REASON_REQUIRED",
+            "payload",
+            f"Học bạ năm học {record['school_year']} đã được ký và phát hành (phiên bản "
+            f"{issued}): học bạ đã ký không được sửa. Gửi sự kiện RecordCorrection kèm lý do "
+            f"đính chính; khi đó thay đổi này trở thành phiên bản {issued + 1}.",
+            f"The {record['school_year']} page is signed and issued (version {issued}): a "
+            "signed page is never edited. Send a RecordCorrection event with the reason for "
+            f"the correction; this change then becomes version {issued + 1}.",
+        )
+        return self._refused(event, [required])
 
     def _page(
         self,
@@ -220,6 +267,7 @@ class SigningHandler:
                 "lookup_code": new_lookup_code(),
                 "issued_version": 0,
                 "issued_record_sha256": None,
+                "issued_correction_event_id": None,
                 "pending": None,
                 "updated_at": self.clock(),
             }
@@ -332,6 +380,7 @@ class SigningHandler:
         if not isinstance(decoded, Decoded):
             raise StateCorruptedError(f"the pending record of {page['record_key']} is unreadable")
         validated = decoded.value
+        correction = validated.get("correction_event_id")
         signed = {
             "record_id": page["record_id"],
             "version": pending["version"],
@@ -346,11 +395,13 @@ class SigningHandler:
             "signatures": pending["signatures"],
             "effective_at": pending["signatures"][-1]["signed_at"],
             "supersedes_version": page["issued_version"] or None,
-            "correction_reason": None,
+            "correction_reason": _reason(validated) if page["issued_version"] else None,
             "rule_set_version": validated["rule_set_version"],
         }
         page["issued_version"] = pending["version"]
         page["issued_record_sha256"] = pending["record_sha256"]
+        # Used up, on version 1 too (where it is not printed): a later change needs another.
+        page["issued_correction_event_id"] = correction
         page["pending"] = None
         self._pages.labels(self.metrics.service, "issued").inc()
         return Outgoing(
@@ -373,6 +424,11 @@ class SigningHandler:
     def _observe(self, step: str, started: float) -> None:
         elapsed = time.perf_counter() - started
         self._seconds.labels(self.metrics.service, step).observe(elapsed)
+
+
+def _reason(validated: dict[str, Any]) -> str | None:
+    """The correction's reason as printed (ingestion refuses a blank one; None if so)."""
+    return (validated.get("correction_reason") or "").strip() or None
 
 
 _REASONS = {

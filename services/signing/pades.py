@@ -46,7 +46,6 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import signers
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
 from pyhanko.sign.general import SigningError as PyhankoSigningError
-from pyhanko.sign.general import load_certs_from_pemder
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -90,7 +89,8 @@ from services.signing.pdfupdate import (
     updated,
 )
 from services.signing.revinfo import RevocationCache, ValidationData
-from services.signing.speedups import install as _install_speedups
+from services.verification import VerificationError, load_trust_roots
+from services.verification.speedups import install as _install_speedups
 
 _install_speedups()
 
@@ -100,7 +100,6 @@ __all__ = [
     "SigningServices",
     "add_archive_timestamp",
     "check_earlier_signatures",
-    "load_trust_roots",
     "sign_field",
 ]
 
@@ -111,14 +110,6 @@ _Sign = Callable[[bytes], Awaitable[bytes]]
 _FIRST_TOKEN_ALLOWANCE = 8192
 _MARGIN = 1024
 _REMEMBERED_PAGES = 4096
-
-
-def load_trust_roots(paths: Iterable[Path]) -> tuple[x509.Certificate, ...]:
-    """Read trust anchors (PEM or DER files, several certificates a file allowed), once."""
-    try:
-        return tuple(load_certs_from_pemder([str(p) for p in paths]))  # type: ignore[no-untyped-call]  # unannotated in pyhanko
-    except (OSError, ValueError) as exc:
-        raise SigningError(f"cannot read trust anchors: {exc}") from exc
 
 
 @dataclass
@@ -179,7 +170,10 @@ class SigningServices:
                 roots.append(item)
             else:
                 paths.append(item)
-        roots.extend(load_trust_roots(paths))
+        try:
+            roots.extend(load_trust_roots(paths))
+        except VerificationError as exc:
+            raise SigningError(str(exc)) from exc
         if not roots:
             raise SigningError("at least one trust anchor is required")
         shared: aiohttp.ClientSession | LazySession = session or LazySession()  # type: ignore[no-untyped-call]  # unannotated in pyhanko

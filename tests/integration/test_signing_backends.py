@@ -23,7 +23,7 @@ from services.signing.devpki import DevPki
 from services.signing.errors import SignerUnavailable
 from services.signing.pades import SigningServices, sign_field
 from services.signing.softhsm import SoftHsmToken, provision_softhsm_token
-from services.signing.verification import verify_pdf
+from services.verification import verify_pdf
 from tests.integration import test_signing_pades as _pades
 from tests.unit.test_signing_fixtures import make_year_page_pdf
 

@@ -28,11 +28,10 @@ from services.messaging.pipeline import Incoming
 from services.messaging.state import ChangelogState
 from services.signing.app import load_fonts
 from services.signing.handlers import SigningHandler
-from services.signing.pades import load_trust_roots
 from services.signing.page_signer import PadesPageSigner
 from services.signing.registry import load_registry
 from services.signing.settings import SigningSettings
-from services.signing.verification import verify_pdf
+from services.verification import load_trust_roots, verify_pdf
 from tests.ports import free_port
 from tests.stage_messages import accepted, decode, run_batch
 

@@ -36,11 +36,10 @@ from services.signing.pades import (
     SigningServices,
     add_archive_timestamp,
     check_earlier_signatures,
-    load_trust_roots,
     sign_field,
 )
 from services.signing.pdfupdate import check_revisions, open_document
-from services.signing.verification import verify_pdf
+from services.verification import load_trust_roots, verify_pdf
 from tests.ports import free_port
 from tests.unit.test_signing_fixtures import RECORD_SHA256, ROLE_TEXT, make_year_page_pdf
 

@@ -1,4 +1,4 @@
-"""A measured fix for pyhanko's PDF hex-string reader, installed by the signing modules.
+"""A measured fix for pyhanko's PDF hex-string reader, installed by verification and signing.
 
 pyhanko 0.38 reads ``<…>`` hex strings one byte at a time through its tokenizer. Every
 signature's ``/Contents`` is such a string of 20–40 thousand hex digits, and signing or verifying
@@ -7,8 +7,8 @@ single cost (≈ 40 % of signing time, see the profile in the report). :func:`in
 with an equivalent that scans for ``>`` and decodes with ``binascii``: same result, anything
 unusual (a comment, a stray byte) handed back to pyhanko's reader, an odd digit count padded
 with 0 as the PDF spec says. It is checked against pyhanko's own reader in
-``tests/unit/test_signing_units.py``;
-it is installed only for the pyhanko version it was written against.
+``tests/unit/test_verification_units.py``; it is installed only for the pyhanko version it was
+written against.
 """
 
 from __future__ import annotations

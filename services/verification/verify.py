@@ -1,25 +1,24 @@
 """Verification of a signed record page (xác minh học bạ số), offline first.
 
-``await verify_pdf(pdf, trust_roots, online=False)`` returns a :class:`VerificationReport`: for
-each signature its field, signer, certificate SHA-256, integrity, the trust anchor its chain ends
-at, revocation status (good / revoked / unknown), timestamp time and TSA, coverage and
-modification level; the document timestamps (PAdES B-LTA); whether the school seal's lock holds;
-the SHA-256 of the embedded ``hoc-ba.json``.
+``await verify_pdf(pdf, trust_roots, online=False)`` returns a
+:class:`~services.verification.report.VerificationReport`: for each signature its field, signer,
+certificate SHA-256, integrity, the trust anchor its chain ends at, revocation status (good /
+revoked / unknown), timestamp time and TSA, coverage and modification level; the document
+timestamps (PAdES B-LTA); whether the school seal's lock holds; the SHA-256 of the embedded
+``hoc-ba.json``.
 
 Revocation is decided from the data embedded in the PDF (DSS), at the time of the signature's
 timestamp — a record verifies with no network. With ``online=True`` a status the embedded data
 leaves unknown is asked of the OCSP responder / CRL named in the certificate; a service that does
 not answer leaves it "unknown", never "invalid" (a verifier must not condemn a record because a
-server is down). ``status_lookup`` is the hook for the platform database: given the record's
-embedded-file SHA-256 it answers whether this version is current or superseded (the lead wires
-it); its failure also gives "unknown".
+server is down). Whether the platform still holds the page as its current version is not a
+question for this library: the storage service answers it (``POST /v1/verify``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 from io import BytesIO
 from typing import Any, Literal
@@ -52,30 +51,23 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-from services.signing.errors import InvalidPdf
-from services.signing.facts import timestamp_time, timestamp_token
-from services.signing.speedups import install as _install_speedups
+from services.verification.errors import InvalidPdf
+from services.verification.report import (
+    EMBEDDED_RECORD_NAME,
+    DocumentTimestampReport,
+    EmbeddedFileReport,
+    Level,
+    Revocation,
+    SignatureReport,
+    TimestampReport,
+    VerificationReport,
+)
+from services.verification.speedups import install as _install_speedups
+from services.verification.timestamps import timestamp_time, timestamp_token
 
 _install_speedups()
 
-__all__ = [
-    "EMBEDDED_RECORD_NAME",
-    "EmbeddedFileReport",
-    "RecordStatus",
-    "SignatureReport",
-    "StatusLookup",
-    "TimestampReport",
-    "VerificationReport",
-    "verify_pdf",
-]
-
-EMBEDDED_RECORD_NAME = "hoc-ba.json"
-"""The machine-readable record embedded in every page (its SHA-256 is printed on the page)."""
-
-Revocation = Literal["good", "revoked", "unknown"]
-RecordStatus = Literal["current", "superseded", "unknown"]
-StatusLookup = Callable[[str], Awaitable[RecordStatus]]
-"""Given the embedded record's SHA-256, is this version current or superseded (platform DB)."""
+__all__ = ["verify_pdf"]
 
 _UNKNOWN_INDICATIONS = {
     AdESIndeterminate.TRY_LATER,
@@ -85,141 +77,6 @@ _UNKNOWN_INDICATIONS = {
     AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED,
 }
 _REVOKED_INDICATIONS = {AdESIndeterminate.REVOKED_NO_POE, AdESIndeterminate.REVOKED_CA_NO_POE}
-
-
-@dataclass(frozen=True)
-class TimestampReport:
-    """An RFC 3161 timestamp: on a signature (B-T) or on the document (B-LTA)."""
-
-    time: datetime
-    authority: str
-    intact: bool
-    #: The TSA's chain reaches a trust anchor (its revocation status may still be unknown).
-    trusted: bool
-    revocation: Revocation
-
-
-@dataclass(frozen=True)
-class SignatureReport:
-    """One signature field, as a verifier finds it."""
-
-    field_name: str
-    signer_subject: str
-    signer_name: str
-    certificate_sha256: str
-    intact: bool
-    trust_anchor: str | None
-    revocation: Revocation
-    revocation_source: Literal["embedded", "online"] | None
-    timestamp: TimestampReport | None
-    coverage: str
-    modification_level: str | None
-    lock_holds: bool
-    problems: tuple[str, ...] = ()
-
-    @property
-    def valid(self) -> bool:
-        """Intact, trusted, not revoked, timestamped, and later changes within its lock.
-
-        An unknown revocation status does not make a signature invalid (see module docstring).
-        """
-        return (
-            self.intact
-            and self.trust_anchor is not None
-            and self.revocation != "revoked"
-            and self.timestamp is not None
-            and self.timestamp.intact
-            and self.timestamp.trusted
-            and self.timestamp.revocation != "revoked"
-            and self.lock_holds
-        )
-
-
-@dataclass(frozen=True)
-class DocumentTimestampReport:
-    """A document timestamp (archive timestamp of PAdES B-LTA)."""
-
-    field_name: str
-    timestamp: TimestampReport
-    coverage: str
-    modification_level: str | None
-    lock_holds: bool
-
-    @property
-    def valid(self) -> bool:
-        ts = self.timestamp
-        return ts.intact and ts.trusted and ts.revocation != "revoked" and self.lock_holds
-
-
-@dataclass(frozen=True)
-class EmbeddedFileReport:
-    """The embedded ``hoc-ba.json``: its SHA-256, and whether it matches the expected one."""
-
-    name: str
-    sha256: str
-    expected_sha256: str | None
-    matches: bool | None
-
-
-@dataclass(frozen=True)
-class VerificationReport:
-    """Everything ``hocba verify`` prints, as data."""
-
-    signatures: tuple[SignatureReport, ...]
-    document_timestamps: tuple[DocumentTimestampReport, ...]
-    level: Literal["none", "B-B", "B-T", "B-LT", "B-LTA"]
-    seal_lock_holds: bool | None
-    embedded_file: EmbeddedFileReport | None
-    record_status: RecordStatus | None
-    problems: tuple[str, ...] = field(default=())
-
-    @property
-    def valid(self) -> bool:
-        """At least one signature; every signature and document timestamp valid; file matches."""
-        return (
-            bool(self.signatures)
-            and all(s.valid for s in self.signatures)
-            and all(t.valid for t in self.document_timestamps)
-            and self.seal_lock_holds is not False
-            and (self.embedded_file is None or self.embedded_file.matches is not False)
-            and not self.problems
-        )
-
-    @property
-    def complete(self) -> bool:
-        """Valid with nothing left unknown (every revocation status established)."""
-        stamps = [s.timestamp for s in self.signatures] + [
-            t.timestamp for t in self.document_timestamps
-        ]
-        return (
-            self.valid
-            and all(s.revocation == "good" for s in self.signatures)
-            and all(t is not None and t.revocation == "good" for t in stamps)
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (datetimes as ISO 8601)."""
-        data = asdict(self)
-        data["valid"] = self.valid
-        data["complete"] = self.complete
-        for item, report in zip(data["signatures"], self.signatures, strict=True):
-            item["valid"] = report.valid
-        for item, ts_report in zip(
-            data["document_timestamps"], self.document_timestamps, strict=True
-        ):
-            item["valid"] = ts_report.valid
-        result: dict[str, Any] = _jsonable(data)
-        return result
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 def _name_of(cert: x509.Certificate) -> str:
@@ -289,6 +146,16 @@ def _read(pdf: bytes) -> PdfFileReader:
 
 def _embedded_file(reader: PdfFileReader, expected_sha256: str | None) -> EmbeddedFileReport | None:
     try:
+        return _embedded_record(reader, expected_sha256)
+    except (PdfError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        # A damaged name tree or file stream (found by fuzzing uploads): a broken file.
+        raise InvalidPdf(f"cannot read the embedded {EMBEDDED_RECORD_NAME}: {exc}") from exc
+
+
+def _embedded_record(
+    reader: PdfFileReader, expected_sha256: str | None
+) -> EmbeddedFileReport | None:
+    try:
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
     except KeyError:
         return None
@@ -315,6 +182,9 @@ class _Verifier:
             self.dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
         except NoDSSFoundError:
             self.dss = None
+        except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            # A damaged store (found by fuzzing uploads): the file is broken, not a verdict.
+            raise InvalidPdf(f"cannot read the document security store: {exc}") from exc
 
     def offline_context(self, moment: datetime | None) -> ValidationContext:
         """Embedded data only, validated at ``moment`` (the signature's timestamp)."""
@@ -474,7 +344,7 @@ def _level(
     timestamps: tuple[DocumentTimestampReport, ...],
     has_dss: bool,
     last_is_doc_ts: bool,
-) -> Literal["none", "B-B", "B-T", "B-LT", "B-LTA"]:
+) -> Level:
     if not signatures:
         return "none"
     if not all(s.timestamp is not None for s in signatures):
@@ -490,14 +360,12 @@ async def verify_pdf(
     *,
     online: bool,
     expected_record_sha256: str | None = None,
-    status_lookup: StatusLookup | None = None,
     seal_field: str = "school_seal",
 ) -> VerificationReport:
     """Verify every signature and document timestamp of ``pdf`` against ``trust_roots``.
 
     ``expected_record_sha256``: the SHA-256 printed on the page or given by the caller, compared
-    with the embedded ``hoc-ba.json``. ``status_lookup``: see :data:`StatusLookup` (None: the
-    record status is not reported). Raises :class:`InvalidPdf` for bytes that are not a PDF.
+    with the embedded ``hoc-ba.json``. Raises :class:`InvalidPdf` for bytes that are not a PDF.
     """
     reader = _read(pdf)
     verifier = _Verifier(reader, list(trust_roots))
@@ -516,20 +384,23 @@ async def verify_pdf(
                     timestamps.append(await verifier.document_timestamp(sig))
                 else:
                     signatures.append(await verifier.signature(sig, online, backend))
-            except (SignatureValidationError, PdfError, ValueError, KeyError) as exc:
+            # TypeError/AttributeError/IndexError: pyhanko on some damaged signature
+            # dictionaries (found by fuzzing uploads); the signature is reported unverifiable.
+            except (
+                SignatureValidationError,
+                PdfError,
+                ValueError,
+                KeyError,
+                TypeError,
+                AttributeError,
+                IndexError,
+            ) as exc:
                 problems.append(f"{sig.field_name}: cannot be validated: {exc}")
     finally:
         if backend is not None:
             await backend.close()  # type: ignore[no-untyped-call]  # unannotated in certvalidator
     seal = next((s for s in signatures if s.field_name == seal_field), None)
     embedded_file = _embedded_file(reader, expected_record_sha256)
-    record_status: RecordStatus | None = None
-    if status_lookup is not None and embedded_file is not None:
-        try:
-            record_status = await status_lookup(embedded_file.sha256)
-        except (OSError, aiohttp.ClientError, TimeoutError, LookupError):
-            # The platform database is an online addition: its failure is "unknown" (field-notes 5).
-            record_status = "unknown"
     sig_tuple, ts_tuple = tuple(signatures), tuple(timestamps)
     return VerificationReport(
         signatures=sig_tuple,
@@ -542,6 +413,5 @@ async def verify_pdf(
         ),
         seal_lock_holds=None if seal is None else seal.lock_holds,
         embedded_file=embedded_file,
-        record_status=record_status,
         problems=tuple(problems),
     )
