@@ -407,7 +407,7 @@ class VendorEvent(TypedDict):
     school_year: str
     """Năm học, 'YYYY-YYYY'."""
     payload: tuple[str, StudentProfile | SubjectEvaluation | QualityCompetencyEvaluation | YearEndSubmission | SignatureApproval | RecordCorrection | StudentTransfer]
-    """What happened: one of StudentProfile, SubjectEvaluation, QualityCompetencyEvaluation, YearEndSubmission, SignatureApproval."""
+    """What happened: one of StudentProfile, SubjectEvaluation, QualityCompetencyEvaluation, YearEndSubmission, SignatureApproval, RecordCorrection, StudentTransfer."""
     correlation_id: str | None
     """Optional id the vendor uses to trace a batch."""
 

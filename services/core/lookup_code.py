@@ -20,7 +20,7 @@ holds the code may read the record, so it is a bearer secret, not an identifier:
   that cannot exist.
 
 Canonical form, as printed and stored: four groups of four data symbols and the check
-symbol last, joined by hyphens, e.g. ``7K2M-9Q4R-8T1V-3W5X-J`` (21 characters).
+symbol last, joined by hyphens, e.g. ``0TKP-SW9Y-1WA3-2RDZ-A`` (21 characters).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ _SEPARATORS: Final = str.maketrans(dict.fromkeys("-\u2010\u2011\u2012\u2013\u201
 
 
 def format_lookup_code(value: int) -> str:
-    """The canonical form of an 80-bit number, e.g. ``7K2M-9Q4R-8T1V-3W5X-J``.
+    """The canonical form of an 80-bit number, e.g. ``0TKP-SW9Y-1WA3-2RDZ-A``.
 
     :func:`new_lookup_code` draws the number; this is for codes already issued (and
     tests). Raises :class:`ValueError` for a number outside ``0 .. 2**80 - 1``.

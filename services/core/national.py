@@ -46,6 +46,7 @@ BODY_FIELDS = (
     "pdf_size_bytes",
     "pdf_url",
     "supersedes_version",
+    "correction_reason",
     "effective_at",
 )
 

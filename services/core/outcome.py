@@ -33,8 +33,14 @@ def outcome_message(
     vendor_id: str,
     validated_at: dt.datetime,
     source_event_ids: Sequence[str] = (),
+    correction_event_id: str | None = None,
+    correction_reason: str | None = None,
 ) -> tuple[str, ValidatedRecord | InvalidRecord]:
-    """``("vn.edu.hocba.ValidatedRecord", datum)`` or ``("vn.edu.hocba.InvalidRecord", datum)``."""
+    """``("vn.edu.hocba.ValidatedRecord", datum)`` or ``("vn.edu.hocba.InvalidRecord", datum)``.
+
+    ``correction_event_id``/``correction_reason``: the latest RecordCorrection of the
+    student-year's log (đính chính), carried on a valid record for the signing stage.
+    """
     if outcome.is_valid:
         validated: ValidatedRecord = {
             "record_key": record_key(record),
@@ -45,6 +51,8 @@ def outcome_message(
             "derived_commendation": outcome.derived_commendation,
             "warnings": [_in_message(f) for f in outcome.warnings],
             "source_event_ids": list(source_event_ids),
+            "correction_event_id": correction_event_id,
+            "correction_reason": correction_reason,
             "rule_set_version": RULE_SET_VERSION,
             "validated_at": validated_at,
         }

@@ -37,6 +37,8 @@ _SCHOOL_YEAR: Final = re.compile(r"([0-9]{4})-([0-9]{4})")
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 _MAX_VERSION: Final = 2**31 - 1
 _YEAR_RESULTS: Final = frozenset({"HTXS", "HTT", "HT", "CHT"})
+#: Lý do đính chính, as ingestion admits it (1-500 characters).
+_REASON_MAX: Final = 500
 
 
 class ContractError(ValueError):
@@ -120,6 +122,10 @@ def _size(value: Any) -> bool:
     return value is None or (_is_int(value) and value >= 0)
 
 
+def _reason(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and 1 <= len(value) <= _REASON_MAX)
+
+
 def _timestamp(value: Any) -> bool:
     if value is None:
         return True
@@ -140,6 +146,7 @@ _FIELD_CHECKS: Final[Mapping[str, tuple[Callable[[Any], bool], str]]] = {
     "pdf_sha256": (_sha256, "64 lowercase hexadecimal digits"),
     "pdf_size_bytes": (_size, "a whole number ≥ 0 or null"),
     "pdf_url": (_optional_text, "a string or null"),
+    "correction_reason": (_reason, "null or a string of 1-500 characters"),
     "effective_at": (_timestamp, "null or an ISO-8601 time with its UTC offset"),
 }
 
@@ -164,6 +171,8 @@ def _problems(key: VersionKey, body: Mapping[str, Any]) -> list[str]:
     supersedes = body["supersedes_version"]
     if supersedes is not None and not (_is_int(supersedes) and 1 <= supersedes < key.version):
         problems.append(f"supersedes_version must be null or a version from 1 to {key.version - 1}")
+    if body["correction_reason"] is not None and supersedes is None:
+        problems.append("correction_reason is given only with supersedes_version (a correction)")
     return problems
 
 

@@ -231,6 +231,7 @@ def stored_record_datum(stored: StoredVersion, *, public_url: str | None = None)
         "pdf_url": pdf_url(public_url, stored),
         "effective_at": None if stored.effective_at is None else _utc(stored.effective_at),
         "supersedes_version": stored.supersedes_version,
+        "correction_reason": stored.correction_reason,
         "stored_at": _utc(stored.stored_at),
     }
 

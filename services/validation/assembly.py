@@ -4,21 +4,34 @@ Events arrive one evaluation window at a time: a profile, subject evaluations pe
 period, quality/competency evaluations per period, and finally the year-end
 submission. Replayed in the order they were accepted, they merge by (item, period)
 with the latest event winning; each event id is applied once; with a profile and a
-year-end submission they add up to the whole YearRecord to validate.
+year-end submission they add up to the whole YearRecord to validate. A RecordCorrection
+(đính chính) is part of the year's log but not of its content: the latest one is kept
+beside the record, for the signing stage to issue a change to a signed page.
+
+School transfer (chuyển trường): a StudentTransfer in the sending school's log changes
+no content; when it comes mid-year (no year-end submission in that log), the log's
+evaluations made before it takes effect are carried into the receiving school's year
+(:func:`carried_over`), where they come before that school's own events. The year
+record's school and vendor are the receiving school's (its own events): carried events
+bring evaluations only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 __all__ = [
+    "CORRECTION",
     "PROFILE",
     "QUALITY_COMPETENCY",
     "SIGNATURE_APPROVAL",
     "SUBJECTS",
+    "TRANSFER",
     "YEAR_END",
     "YearAssembly",
+    "carried_over",
 ]
 
 _NS = "vn.edu.hocba."
@@ -28,6 +41,15 @@ QUALITY_COMPETENCY = _NS + "QualityCompetencyEvaluation"
 YEAR_END = _NS + "YearEndSubmission"
 #: Not an evaluation: read by the signing stage, never part of the assembly.
 SIGNATURE_APPROVAL = _NS + "SignatureApproval"
+#: Not an evaluation either: names why the content changes, travels beside the record.
+CORRECTION = _NS + "RecordCorrection"
+
+#: Not content: moves the student to another school (the handler carries evaluations).
+TRANSFER = _NS + "StudentTransfer"
+#: The evaluations a mid-year transfer carries to the receiving school.
+CARRIED_KINDS: Final = frozenset({SUBJECTS, QUALITY_COMPETENCY})
+#: Vietnam has kept UTC+07:00 all year since 1975: effective dates are dates there.
+_VIETNAM_TIME: Final = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 _PERIOD_ORDER = {"GK1": 0, "CK1": 1, "GK2": 2, "CN": 3}
 #: (list in the record, the item's code field) of the evaluations merged by (item, period).
@@ -44,12 +66,17 @@ class YearAssembly:
     not what the year holds so far.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, school_code: str | None = None) -> None:
+        #: The school whose year this is; events of another school are carried ones.
+        self.school_code = school_code
         self.vendor_id: str | None = None
         self.school_year: str | None = None
         self.applied_event_ids: list[str] = []
         self.profile: Datum | None = None
         self.year_end: Datum | None = None
+        #: The latest RecordCorrection applied: its event id and reason (stripped, as printed).
+        self.correction_event_id: str | None = None
+        self.correction_reason: str | None = None
         #: list name → item code → the item's fields (its periods apart).
         self._items: dict[str, dict[str, Datum]] = {name: {} for name, _ in _ITEM_LISTS}
         #: list name → item code → period → that period's evaluation.
@@ -58,9 +85,12 @@ class YearAssembly:
         }
 
     @classmethod
-    def replay(cls, events: Iterable[Mapping[str, Any]]) -> YearAssembly:
-        """The assembly of these events, applied in order."""
-        assembly = cls()
+    def replay(
+        cls, events: Iterable[Mapping[str, Any]], school_code: str | None = None
+    ) -> YearAssembly:
+        """The assembly of these events, applied in order (``school_code``: the year's
+        school, whose events alone name the vendor)."""
+        assembly = cls(school_code)
         for event in events:
             assembly.apply(event)
         return assembly
@@ -79,10 +109,17 @@ class YearAssembly:
             self._merge("competencies", "competency", payload["competencies"])
         elif kind == YEAR_END:
             self.year_end = dict(payload)
+        elif kind == CORRECTION:
+            self.correction_event_id = event["event_id"]
+            self.correction_reason = payload["reason"].strip()
+        elif kind == TRANSFER:
+            pass  # part of the log, not of the content
         else:  # a payload kind added to the schema but not handled here yet
             raise ValueError(f"unhandled event payload {kind}")
         self.applied_event_ids.append(event["event_id"])
-        self.vendor_id = event["vendor_id"]
+        if self.school_code is None or event["school_code"] == self.school_code:
+            # A carried evaluation keeps its sending school's vendor in its envelope.
+            self.vendor_id = event["vendor_id"]
         self.school_year = event["school_year"]
         return True
 
@@ -139,3 +176,30 @@ class YearAssembly:
             "commendations": year_end.get("commendations", []),
             "disability": profile.get("disability") or {"mode": "NONE", "plan_reference": None},
         }
+
+
+def _vietnam_date(instant: dt.datetime) -> dt.date:
+    stamp = instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(_VIETNAM_TIME).date()
+
+
+def carried_over(
+    events: Sequence[Mapping[str, Any]], transfer: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """The evaluations a transfer carries from the sending school's log to the receiving
+    school's year, in log order.
+
+    ``events``: the sending log's events (decoded), ``transfer``: a StudentTransfer event
+    of it. Carried: the log's SubjectEvaluation and QualityCompetencyEvaluation events
+    that occurred before the effective date (Vietnam date), those the sending school
+    itself received from an earlier transfer included. None when the log holds a
+    YearEndSubmission: the year was completed at the sending school.
+    """
+    if any(e["payload"][0] == YEAR_END for e in events):
+        return []
+    effective_on: dt.date = transfer["payload"][1]["effective_on"]
+    return [
+        e
+        for e in events
+        if e["payload"][0] in CARRIED_KINDS and _vietnam_date(e["occurred_at"]) < effective_on
+    ]

@@ -9,6 +9,14 @@ after it. (Decoding and re-encoding a merged ≈ 4.6 KB state for every batch a 
 appeared in was most of this stage's CPU.) Which event it is and what it carries come
 from the headers ingestion sets; a message without them is decoded on arrival.
 
+School transfer (chuyển trường): a StudentTransfer in the sending school's log, mid-year,
+carries the log's evaluations made before it takes effect to the receiving school's
+student-year: the same AcceptedEvent bytes again on ``hocba.events.accepted``, keyed by
+the receiving school's record key, with the ``hocba-carried-from`` header, in the same
+transaction as the log (a re-delivered transfer is a duplicate there and carries
+nothing again). The receiving log puts carried events before its own, so the receiving
+school's own later evaluations win; it de-duplicates them by event id like any event.
+
 Nothing here raises on bad input; a broken state entry (our own topic) does
 (``StateCorruptedError``), since silently starting over would lose evaluations.
 """
@@ -34,8 +42,15 @@ from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.refusals import refused_event
 from services.messaging.state import StateBatch
-from services.messaging.topics import HEADER_EVENT_ID, HEADER_PAYLOAD
-from services.validation.assembly import SIGNATURE_APPROVAL, YEAR_END, YearAssembly
+from services.messaging.topics import HEADER_CARRIED_FROM, HEADER_EVENT_ID, HEADER_PAYLOAD
+from services.validation.assembly import (
+    CARRIED_KINDS,
+    SIGNATURE_APPROVAL,
+    TRANSFER,
+    YEAR_END,
+    YearAssembly,
+    carried_over,
+)
 from services.validation.settings import ValidationSettings
 
 __all__ = ["ValidationHandler"]
@@ -75,6 +90,13 @@ class ValidationHandler:
             ["service"],
             registry=registry,
         )
+        self.carried = Counter(
+            "hocba_validation_carried_events_total",
+            "Evaluations carried into the receiving school's student-year after a mid-year "
+            "school transfer.",
+            ["service"],
+            registry=registry,
+        )
         self.records = Counter(
             "hocba_validation_records_total",
             "Year records validated, by outcome (validated, invalid).",
@@ -88,8 +110,13 @@ class ValidationHandler:
         logs: dict[_Slot, dict[str, Any]] = {}
         changed: set[_Slot] = set()
         outputs: list[Outgoing] = []
+        # Years completed before evaluations were carried into them: assessed once, after
+        # the batch's carried events (they come together), not once per carried event.
+        deferred: dict[_Slot, _Identity] = {}
         for message in batch:
-            outputs += self._handle(message, state, logs, changed)
+            outputs += self._handle(message, state, logs, changed, deferred)
+        for slot, trigger in deferred.items():
+            outputs += self._assess(logs[slot], trigger)
         now = self.clock()
         for slot in changed:
             logs[slot]["updated_at"] = now
@@ -102,6 +129,7 @@ class ValidationHandler:
         state: StateBatch,
         logs: dict[_Slot, dict[str, Any]],
         changed: set[_Slot],
+        deferred: dict[_Slot, _Identity],
     ) -> list[Outgoing]:
         identity = self._identify(message)
         if isinstance(identity, Outgoing):
@@ -117,11 +145,84 @@ class ValidationHandler:
             self.duplicates.labels(self.metrics.service).inc()
             return []
         entry = {"event_id": identity.event_id, "payload": identity.payload}
-        log["events"].append({**entry, "message": message.value or b""})
+        is_carried = dict(message.headers).get(HEADER_CARRIED_FROM) is not None
+        if is_carried:
+            # Before the year's own events, so the receiving school's evaluations win.
+            position = self._carried_count(log)
+            log["events"].insert(position, {**entry, "message": message.value or b""})
+        else:
+            log["events"].append({**entry, "message": message.value or b""})
         changed.add(slot)
+        carried = self._carry(log, identity)
+        if identity.payload == TRANSFER:
+            return carried  # a transfer changes no content of this year
         if not any(logged["payload"] == YEAR_END for logged in log["events"]):
+            return carried
+        if is_carried:
+            deferred[slot] = identity
+            return carried
+        deferred.pop(slot, None)  # this assessment includes the carried events
+        return [*carried, *self._assess(log, identity)]
+
+    def _carried_count(self, log: dict[str, Any]) -> int:
+        """How many events at the head of the log were carried in from another school."""
+        school = str(log["record_key"]).partition("|")[0]
+        for position, entry in enumerate(log["events"]):
+            decoded = self.codec.decode(entry["message"], expected=ACCEPTED)
+            if isinstance(decoded, DecodeFailure):
+                return position
+            if decoded.value["event"]["school_code"] == school:
+                return position
+        return len(log["events"])
+
+    def _carry(self, log: dict[str, Any], trigger: _Identity) -> list[Outgoing]:
+        """Evaluations a mid-year transfer in this log carries to the receiving school.
+
+        On the transfer's arrival: every evaluation before its date; on a late evaluation
+        (made before the date, received after the transfer): that one.
+        """
+        entries = log["events"]
+        if trigger.payload not in CARRIED_KINDS and trigger.payload != TRANSFER:
             return []
-        return self._assess(log, identity)
+        if not any(e["payload"] == TRANSFER for e in entries):
+            return []
+        decoded: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for entry in entries:
+            if entry["payload"] in CARRIED_KINDS or entry["payload"] in (TRANSFER, YEAR_END):
+                value = self.codec.decode(entry["message"], expected=ACCEPTED)
+                if not isinstance(value, DecodeFailure):
+                    decoded.append((entry, value.value["event"]))
+        events = [event for _, event in decoded]
+        messages = {entry["event_id"]: entry["message"] for entry, _ in decoded}
+        transfers = [e for e in events if e["payload"][0] == TRANSFER]
+        if trigger.payload == TRANSFER:
+            # An earlier transfer of this log carried its share when it came.
+            transfers = [t for t in transfers if t["event_id"] == trigger.event_id]
+        outputs: list[Outgoing] = []
+        for transfer in transfers:
+            to_key = record_key(
+                transfer["payload"][1]["to_school_code"],
+                transfer["student_id"],
+                transfer["school_year"],
+            )
+            for event in carried_over(events, transfer):
+                if trigger.payload != TRANSFER and event["event_id"] != trigger.event_id:
+                    continue
+                headers = (
+                    (HEADER_EVENT_ID, str(event["event_id"]).encode()),
+                    (HEADER_PAYLOAD, str(event["payload"][0]).encode()),
+                    (HEADER_CARRIED_FROM, str(log["record_key"]).encode()),
+                )
+                outputs.append(
+                    Outgoing(
+                        self.settings.accepted_topic,
+                        messages[event["event_id"]],
+                        key=to_key,
+                        headers=headers,
+                    )
+                )
+        self.carried.labels(self.metrics.service).inc(len(outputs))
+        return outputs
 
     def _identify(self, message: Incoming) -> _Identity | Outgoing:
         """The event's identity from its headers, else from its decoded body; or a rejection."""
@@ -161,9 +262,10 @@ class ValidationHandler:
             kept.append(entry)
             events.append(decoded.value["event"])
         log["events"] = kept
-        if not kept or kept[-1]["event_id"] != trigger.event_id:
+        if all(entry["event_id"] != trigger.event_id for entry in kept):
             return outputs  # the event that triggered this was refused above
-        assembly = YearAssembly.replay(events)
+        # Carried events (from a school the student left) name their own school.
+        assembly = YearAssembly.replay(events, school_code=trigger.key.decode().partition("|")[0])
         record = assembly.year_record()
         if record is not None:
             return [*outputs, self._validated(record, assembly, trigger.key, now)]
@@ -191,6 +293,8 @@ class ValidationHandler:
             vendor_id=vendor_id,
             validated_at=now,
             source_event_ids=assembly.applied_event_ids,
+            correction_event_id=assembly.correction_event_id,
+            correction_reason=assembly.correction_reason,
         )
         service = self.metrics.service
         if outcome.is_valid:

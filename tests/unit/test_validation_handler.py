@@ -2,20 +2,22 @@
 
 The synthetic generator's events, applied in order, must assemble to exactly the
 record it generated; valid records come out validated once, planted errors come
-out invalid with their codes, and a re-delivered batch changes nothing.
+out invalid with their codes, and a re-delivered batch changes nothing. The latest
+RecordCorrection of a student-year travels beside its record, never into it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from typing import Any
 
 import pytest
 
 from services.core.events import vendor_events
 from services.core.synthetic import GeneratorSettings, generate_school_year
-from services.messaging.codec import default_codec
+from services.messaging.codec import Decoded, default_codec
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import ChangelogState
@@ -129,3 +131,76 @@ async def test_garbage_is_rejected_and_the_rest_flows(headers: bool) -> None:
     rejected = [decode(o) for o in outputs if o.topic == "hocba.events.rejected"]
     assert [f["code"] for r in rejected for f in r["findings"]] == ["E_NOT_AVRO_SINGLE_OBJECT"]
     assert sum(o.topic == "hocba.records.validated" for o in outputs) == len(records)
+
+
+# -- corrections (đính chính) ---------------------------------------------------------------
+
+
+def one_student() -> list[Incoming]:
+    """The accepted events of one valid student-year, profile first, year end last."""
+    batch, _ = accepted_batch(seed=6, invalid_share=0.0)
+    return [m for m in batch if m.key == batch[0].key]
+
+
+def correction(template: Incoming, reason: str, offset: int) -> Incoming:
+    """A RecordCorrection for the student-year of ``template`` (an accepted event)."""
+    event = dict(decode_accepted(template))
+    event["event_id"] = str(uuid.uuid4())
+    event["payload"] = ("vn.edu.hocba.RecordCorrection", {"reason": reason, "requested_by": "gv"})
+    return accepted(event, NOW, offset=offset)  # type: ignore[arg-type]
+
+
+def decode_accepted(message: Incoming) -> dict[str, Any]:
+    decoded = CODEC.decode(message.value or b"", expected="vn.edu.hocba.AcceptedEvent")
+    assert isinstance(decoded, Decoded), decoded
+    return dict(decoded.value["event"])
+
+
+def year_end_again(template: Incoming, days_absent: int, offset: int) -> Incoming:
+    """The year-end submission sent again (a new event id) with another days_absent."""
+    event = dict(decode_accepted(template))
+    kind, payload = event["payload"]
+    event["event_id"] = str(uuid.uuid4())
+    event["payload"] = (kind, {**payload, "days_absent": days_absent})
+    return accepted(event, NOW, offset=offset)  # type: ignore[arg-type]
+
+
+async def test_the_latest_correction_travels_beside_the_record_and_is_not_an_evaluation() -> None:
+    events = one_student()
+    handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
+    state = ChangelogState("state")
+    (first,) = [decode(o) for o in await run_batch(handler, state, events)]
+    assert (first["correction_event_id"], first["correction_reason"]) == (None, None)
+    # A correction alone re-validates: same record, the correction beside it, reason stripped.
+    fix = correction(events[0], "  Sửa số ngày nghỉ học  ", offset=100)
+    (out,) = await run_batch(handler, state, [fix])
+    second = decode(out)
+    fix_id = decode_accepted(fix)["event_id"]
+    assert out.topic == "hocba.records.validated"
+    assert second["record"] == first["record"]
+    assert (second["correction_event_id"], second["correction_reason"]) == (
+        fix_id,
+        "Sửa số ngày nghỉ học",
+    )
+    assert second["source_event_ids"] == [*first["source_event_ids"], fix_id]
+    # A later change keeps the latest correction; a newer correction replaces it.
+    (changed,) = [
+        decode(o) for o in await run_batch(handler, state, [year_end_again(events[-1], 4, 101)])
+    ]
+    assert changed["record"]["days_absent"] == 4 and changed["correction_event_id"] == fix_id
+    again = correction(events[0], "Lần hai", offset=102)
+    (latest,) = [decode(o) for o in await run_batch(handler, state, [again])]
+    assert latest["correction_event_id"] == decode_accepted(again)["event_id"]
+    assert (latest["correction_reason"], latest["record"]["days_absent"]) == ("Lần hai", 4)
+
+
+async def test_a_correction_before_the_year_end_waits_in_the_log() -> None:
+    *before, year_end = one_student()
+    handler = ValidationHandler(ValidationSettings(), CODEC, ServiceMetrics("t"), lambda: NOW)
+    state = ChangelogState("state")
+    fix = correction(before[0], "Sửa trước khi nộp", offset=100)
+    assert await run_batch(handler, state, [*before, fix]) == []
+    (out,) = await run_batch(handler, state, [year_end])
+    validated = decode(out)
+    assert validated["correction_event_id"] == decode_accepted(fix)["event_id"]
+    assert validated["correction_reason"] == "Sửa trước khi nộp"
