@@ -16,7 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
-from services.ingestion.directory import VendorDirectory
+from services.ingestion.directory import TransferDirectory, VendorDirectory
 from services.ingestion.handlers import Ingestor, KafkaEntry
 from services.ingestion.http import HttpEntry, load_openapi
 from services.ingestion.metrics import IngestionMetrics
@@ -89,6 +89,7 @@ async def bootstrap(settings: IngestionSettings) -> Ingestion:
         store=store,
         directory=VendorDirectory(store, settings.vendor_cache_ttl_s),
         metrics=metrics,
+        transfers=TransferDirectory(store, settings.transfer_cache_ttl_s),
     )
     entry = KafkaEntry(ingestor=ingestor, codec=codec, settings=settings)
     pipeline = TransactionalPipeline(

@@ -36,6 +36,9 @@ __all__ = [
 
 VENDOR_EVENT: Final = "vn.edu.hocba.VendorEvent"
 _STUDENT_PROFILE: Final = "vn.edu.hocba.StudentProfile"
+_RECORD_CORRECTION: Final = "vn.edu.hocba.RecordCorrection"
+#: A correction's reason is printed on the corrected page (lý do đính chính): 1-500 characters.
+CORRECTION_REASON_MAX: Final = 500
 #: Vietnam has kept UTC+07:00 all year since 1975: assignment dates are dates there.
 VIETNAM_TIME: Final = dt.timezone(dt.timedelta(hours=7), "ICT")
 _UUID_TEXT: Final = re.compile(
@@ -182,6 +185,28 @@ def _check_profile(event: Mapping[str, Any]) -> list[Finding]:
     return findings
 
 
+def _check_correction(event: Mapping[str, Any]) -> list[Finding]:
+    payload = event.get("payload")
+    if not (isinstance(payload, tuple) and payload[0] == _RECORD_CORRECTION):
+        return []
+    reason = payload[1].get("reason")
+    # Counted as printed: the spaces around the reason are not part of it.
+    length = len(reason.strip()) if isinstance(reason, str) else 0
+    if 1 <= length <= CORRECTION_REASON_MAX:
+        return []
+    path = "payload.RecordCorrection.reason"
+    return [
+        finding(
+            "E_CORRECTION_REASON_INVALID",
+            path,
+            f"lý do đính chính có {length} ký tự (không kể khoảng trắng ở hai đầu), phải có "
+            f"từ 1 đến {CORRECTION_REASON_MAX} ký tự",
+            f"{path} has {length} characters (spaces around it not counted), it must have "
+            f"1 to {CORRECTION_REASON_MAX}",
+        )
+    ]
+
+
 def _nul_paths(value: Any, path: str) -> list[str]:
     """Paths of the texts that contain U+0000 (the union of a payload reads as a tuple)."""
     if isinstance(value, str):
@@ -314,6 +339,7 @@ def check_envelope(
     )
     findings += _check_school_year(event.get("school_year"))
     findings += _check_profile(event)
+    findings += _check_correction(event)
     findings += _check_duplicates(event)
     findings += _check_text(event)
     return findings

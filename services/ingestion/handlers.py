@@ -11,12 +11,19 @@ Order of durability (never the reverse):
 1. the accepted events are made durable on ``hocba.events.accepted`` (Kafka entry: the
    pipeline's transaction commits outputs and input offsets together; HTTP entry: the
    idempotent ``acks=all`` producer's sends are awaited);
-2. only then are their ids and content hashes recorded in ``ingested_events``.
+2. only then are their ids and content hashes recorded in ``ingested_events`` (and an
+   accepted StudentTransfer in ``student_transfers``, before its id: an id recorded
+   without its transfer would turn the re-send that could repair it into a duplicate).
 
 A crash between 1 and 2 forgets the ids, so a re-send is forwarded a second time; the
 validation stage absorbs that (it de-duplicates by event id per student). Recording
 first would be worse: a crash before the produce would leave an id "seen" that was
 never forwarded, and the vendor's re-send would be dropped as a duplicate: a lost event.
+
+School transfers: a student with recorded transfers belongs to one school on each day;
+an event for another school is refused (authorization.authorize_student). Transfers
+accepted earlier in a batch count for the events after them in it. An accepted
+StudentTransfer is also published on ``hocba.transfers`` (same value, key and headers).
 """
 
 from __future__ import annotations
@@ -32,9 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from services.core.findings import Finding, finding
-from services.ingestion.authorization import authorize
+from services.ingestion.authorization import Transfer, authorize, authorize_student
 from services.ingestion.dedup import BatchDedup, Verdict
-from services.ingestion.directory import VendorDirectory
+from services.ingestion.directory import TransferDirectory, VendorDirectory
 from services.ingestion.envelope import (
     VENDOR_EVENT,
     check_envelope,
@@ -45,8 +52,9 @@ from services.ingestion.envelope import (
 )
 from services.ingestion.metrics import IngestionMetrics
 from services.ingestion.outputs import Channel, accepted_message, rejected_message
-from services.ingestion.settings import IngestionSettings
+from services.ingestion.settings import EnvelopeRules, IngestionSettings
 from services.ingestion.store import IngestedEvent, StoreUnavailableError, VendorStore
+from services.ingestion.transfers import authorization_day, check_transfer, transfer_of
 from services.messaging.codec import AvroCodec, Decoded
 from services.messaging.kafka import record_key
 from services.messaging.pipeline import Incoming, Outgoing
@@ -111,6 +119,13 @@ class Judgement:
         assert self.content_sha256 is not None
         return IngestedEvent(self.event_id, str(event["vendor_id"]), self.content_sha256)
 
+    def transfer(self) -> Transfer | None:
+        """The school transfer an accepted StudentTransfer records; None otherwise."""
+        event = self.candidate.event
+        if self.outcome != "accepted" or event is None:
+            return None
+        return transfer_of(event)
+
 
 class Ingestor:
     """Authentication-independent judging: envelope, authorization, de-duplication."""
@@ -123,12 +138,14 @@ class Ingestor:
         directory: VendorDirectory,
         metrics: IngestionMetrics,
         clock: Callable[[], dt.datetime] = utc_now,
+        transfers: TransferDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.directory = directory
         self.metrics = metrics
         self.clock = clock
+        self.transfers = transfers or TransferDirectory(store, settings.transfer_cache_ttl_s)
 
     async def judge(
         self,
@@ -146,17 +163,21 @@ class Ingestor:
         now = self.clock()
         events = [c.event for c in candidates if c.event is not None]
         entries = await self.directory.entries({str(e["vendor_id"]) for e in events})
-        first: list[tuple[list[Finding], uuid.UUID | None, str]] = []
+        first: list[tuple[list[Finding], uuid.UUID | None, str, dt.date | None]] = []
         for c in candidates:
             if c.event is None:
-                first.append((list(c.findings), None, authenticated_vendor or "unknown"))
+                first.append((list(c.findings), None, authenticated_vendor or "unknown", None))
                 continue
             event = c.event
             vendor_id = str(event["vendor_id"])
             entry = entries.get(vendor_id)
             occurred = event.get("occurred_at")
             day = local_date(occurred) if isinstance(occurred, dt.datetime) else None
-            findings = [*c.findings, *check_envelope(event, self.settings.rules, now)]
+            findings = [
+                *c.findings,
+                *check_envelope(event, self.settings.rules, now),
+                *check_transfer(event, self.settings.rules),
+            ]
             findings += authorize(
                 entry,
                 vendor_id,
@@ -165,14 +186,56 @@ class Ingestor:
                 authenticated_vendor=authenticated_vendor,
             )
             label = authenticated_vendor or (vendor_id if entry is not None else "unknown")
-            first.append((findings, parse_event_id(event.get("event_id")), label))
-        lookup = {event_id for findings, event_id, _ in first if not findings and event_id}
-        dedup = BatchDedup(await self.store.known_events(lookup) if lookup else {})
-        judgements = [
-            self._decide(c, findings, event_id, label, dedup)
-            for c, (findings, event_id, label) in zip(candidates, first, strict=True)
+            first.append((findings, parse_event_id(event.get("event_id")), label, day))
+        clean = [
+            (c.event, event_id)
+            for c, (findings, event_id, _, _) in zip(candidates, first, strict=True)
+            if not findings and event_id is not None and c.event is not None
         ]
+        lookup = {event_id for _, event_id in clean}
+        dedup = BatchDedup(await self.store.known_events(lookup) if lookup else {})
+        students = {str(e["student_id"]) for e, _ in clean}
+        timelines = await self.transfers.timelines(students) if students else {}
+        # Transfers accepted earlier in this batch, for the events after them.
+        batch_transfers: dict[str, list[Transfer]] = {}
+        judgements = []
+        for c, (findings, event_id, label, day) in zip(candidates, first, strict=True):
+            if not findings and c.event is not None and day is not None:
+                findings = self._student_findings(
+                    c.event, day, self.settings.rules, timelines, batch_transfers
+                )
+            judgement = self._decide(c, findings, event_id, label, dedup)
+            transfer = judgement.transfer()
+            if transfer is not None:
+                batch_transfers.setdefault(transfer.student_id, []).append(transfer)
+            judgements.append(judgement)
         return judgements
+
+    @staticmethod
+    def _student_findings(
+        event: Mapping[str, Any],
+        day: dt.date,
+        rules: EnvelopeRules,
+        timelines: Mapping[str, Sequence[Transfer]],
+        batch_transfers: Mapping[str, Sequence[Transfer]],
+    ) -> list[Finding]:
+        """Whether the student belongs to the envelope's school on the event's day.
+
+        A transfer is judged against the other transfers (a re-sent one must not refuse
+        itself), on the sending school's last day with the student.
+        """
+        student = str(event["student_id"])
+        event_id = str(event["event_id"]).lower()
+        transfers = [
+            t
+            for t in (*timelines.get(student, ()), *batch_transfers.get(student, ()))
+            if t.event_id != event_id
+        ]
+        if not transfers:
+            return []
+        return authorize_student(
+            transfers, str(event["school_code"]), authorization_day(event, day, rules)
+        )
 
     @staticmethod
     def _decide(
@@ -200,6 +263,21 @@ class Ingestor:
             "content; a re-send must be identical, a new event needs a new id",
         )
         return Judgement("rejected", candidate, (reused,), label, event_id, digest)
+
+    async def remember_transfers(
+        self, transfers: Sequence[Transfer], record: Callable[[], Awaitable[int]]
+    ) -> set[str]:
+        """Transfers now durable on Kafka: in force in this process at once, then recorded
+        (``record``) for every replica. Returns the event ids that could not be recorded:
+        their ids must not be recorded either, so that a re-send records them."""
+        self.transfers.learn(transfers)
+        try:
+            await record()
+        except StoreUnavailableError:
+            self.metrics.transfer_record_failures.labels(self.metrics.service).inc(len(transfers))
+            _log.error("could not record %d accepted transfers", len(transfers))
+            return {t.event_id for t in transfers}
+        return set()
 
     def count(self, judgements: Sequence[Judgement], channel: Channel) -> None:
         """Count (and log, one line per refused event) judgements once they are answered."""
@@ -234,8 +312,9 @@ def outgoing(
     settings: IngestionSettings,
     *,
     vendor_id: str | None = None,
-) -> Outgoing | None:
-    """The message that answers a judgement: accepted or rejected event; none for a duplicate.
+) -> list[Outgoing]:
+    """The messages that answer a judgement: the accepted event (a transfer also on
+    ``hocba.transfers``) or the rejected one; none for a duplicate.
 
     ``vendor_id``: the authenticated vendor; else the one the envelope names.
     """
@@ -251,9 +330,12 @@ def outgoing(
             (HEADER_EVENT_ID, str(event["event_id"]).encode()),
             (HEADER_PAYLOAD, str(payload_name).encode()),
         )
-        return Outgoing(settings.accepted_topic, value, key=key, headers=headers)
+        accepted = Outgoing(settings.accepted_topic, value, key=key, headers=headers)
+        if judgement.transfer() is None:
+            return [accepted]
+        return [accepted, Outgoing(settings.transfers_topic, value, key=key, headers=headers)]
     if judgement.outcome != "rejected":
-        return None
+        return []
     named = candidate.envelope.get("vendor_id")
     vendor = vendor_id or (named if isinstance(named, str) else None)
     value = rejected_message(
@@ -267,7 +349,7 @@ def outgoing(
         raw_size_bytes=candidate.raw_size_bytes,
     )
     # Keyed by vendor, so each vendor reads its own refusals in order.
-    return Outgoing(settings.rejected_topic, value, key=vendor.encode() if vendor else None)
+    return [Outgoing(settings.rejected_topic, value, key=vendor.encode() if vendor else None)]
 
 
 class KafkaEntry:
@@ -295,6 +377,7 @@ class KafkaEntry:
         self._sleep = sleep
         #: Accepted in the batch in hand; recorded once its transaction has committed.
         self._pending: list[IngestedEvent] = []
+        self._pending_transfers: list[Transfer] = []
 
     def read(self, message: Incoming) -> Candidate:
         """Decode one Kafka message; unreadable bytes become a candidate with the codec's code.
@@ -316,6 +399,7 @@ class KafkaEntry:
         """Judge a consumed batch; return the messages to commit with its offsets."""
         # A batch handed in again after an aborted transaction replaces what was pending.
         self._pending = []
+        self._pending_transfers = []
         candidates = [self.read(message) for message in batch]
         judgements = await self._retrying(
             lambda: self.ingestor.judge(candidates, "KAFKA"), "judge a batch"
@@ -324,16 +408,27 @@ class KafkaEntry:
         now = self.ingestor.clock()
         outputs: list[Outgoing] = []
         for j in judgements:
-            out = outgoing(j, "KAFKA", now, self.codec, self.settings)
-            if out is not None:  # A duplicate is dropped (counted above).
-                outputs.append(out)
+            # A duplicate has no output (counted above).
+            outputs += outgoing(j, "KAFKA", now, self.codec, self.settings)
             if j.outcome == "accepted":
                 self._pending.append(j.ingested())
+                transfer = j.transfer()
+                if transfer is not None:
+                    self._pending_transfers.append(transfer)
         return outputs
 
     async def committed(self) -> None:
         """The batch's transaction committed: now remember its accepted event ids."""
         pending, self._pending = self._pending, []
+        transfers, self._pending_transfers = self._pending_transfers, []
+        if transfers:
+            unrecorded = await self.ingestor.remember_transfers(
+                transfers,
+                lambda: self._retrying(
+                    lambda: self.ingestor.store.record_transfers(transfers), "record transfers"
+                ),
+            )
+            pending = [p for p in pending if str(p.event_id) not in unrecorded]
         if not pending:
             return
         try:

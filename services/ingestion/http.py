@@ -228,8 +228,7 @@ class HttpEntry:
         now = self.ingestor.clock()
         acks = []
         for j in judgements:
-            out = outgoing(j, "HTTP", now, self.codec, self.settings, vendor_id=vendor)
-            if out is not None:
+            for out in outgoing(j, "HTTP", now, self.codec, self.settings, vendor_id=vendor):
                 acks.append(
                     await self.producer.send(
                         out.topic, out.value, key=out.key, headers=list(out.headers) or None
@@ -238,8 +237,15 @@ class HttpEntry:
         await asyncio.gather(*acks)
 
     async def _record(self, judgements: list[Judgement]) -> None:
-        """Remember the accepted ids, after they are durable (see handlers.py)."""
+        """Remember the accepted transfers, then ids, after they are durable (handlers.py)."""
         accepted = [j.ingested() for j in judgements if j.outcome == "accepted"]
+        transfers = [t for t in (j.transfer() for j in judgements) if t is not None]
+        if transfers:
+            store = self.ingestor.store
+            unrecorded = await self.ingestor.remember_transfers(
+                transfers, lambda: store.record_transfers(transfers)
+            )
+            accepted = [a for a in accepted if str(a.event_id) not in unrecorded]
         if not accepted:
             return
         try:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from services.ingestion.authorization import Assignment, VendorEntry
+from services.ingestion.authorization import Assignment, Transfer, VendorEntry
 from services.ingestion.store import (
     IngestedEvent,
     InvalidRequestError,
@@ -49,6 +49,8 @@ class InMemoryVendorStore:
         self.tokens: dict[uuid.UUID, _Token] = {}
         self.schools: dict[tuple[str, str, dt.date], dt.date | None] = {}
         self.events: dict[uuid.UUID, IngestedEvent] = {}
+        #: Recorded transfers, by event id, in recorded order.
+        self.transfers: dict[str, Transfer] = {}
         #: Calls per hot-path method, so tests can pin "one round trip per batch".
         self.calls: dict[str, int] = {}
 
@@ -94,6 +96,30 @@ class InMemoryVendorStore:
         for event in events:
             if event.event_id not in self.events:
                 self.events[event.event_id] = event
+                added += 1
+        return added
+
+    async def student_transfers(
+        self, student_ids: Collection[str]
+    ) -> dict[str, tuple[Transfer, ...]]:
+        self._count("student_transfers")
+        found: dict[str, list[Transfer]] = {}
+        for transfer in self.transfers.values():
+            if transfer.student_id in student_ids:
+                found.setdefault(transfer.student_id, []).append(transfer)
+        return {
+            student: tuple(sorted(items, key=lambda t: t.effective_on))
+            for student, items in found.items()
+        }
+
+    async def record_transfers(self, transfers: Sequence[Transfer]) -> int:
+        self._count("record_transfers")
+        added = 0
+        for transfer in transfers:
+            if transfer.to_school == transfer.from_school:
+                raise InvalidRequestError("a transfer goes to another school")
+            if transfer.event_id not in self.transfers:
+                self.transfers[transfer.event_id] = transfer
                 added += 1
         return added
 

@@ -53,6 +53,13 @@ class IngestionMetrics:
             ["service"],
             registry=registry,
         )
+        self.transfer_record_failures = Counter(
+            "hocba_ingestion_transfer_record_failures_total",
+            "Accepted school transfers that could not be recorded in student_transfers (only "
+            "the accepting replica enforces them until the vendor re-sends them).",
+            ["service"],
+            registry=registry,
+        )
 
     @property
     def service(self) -> str:

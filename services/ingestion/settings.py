@@ -15,6 +15,19 @@
 * ``HOCBA_MAX_FUTURE_SKEW_SECONDS``: how far ``occurred_at`` may be ahead of now (``300``)
 * ``HOCBA_VENDOR_CACHE_TTL_SECONDS``: how long vendors and assignments are cached (``30``)
 * ``HOCBA_INGESTION_MAX_BATCH``: messages per Kafka batch, one transaction (``2000``)
+* ``HOCBA_TRANSFER_CACHE_TTL_SECONDS``: how long a student's recorded school transfers
+  are cached (``30``); the process that accepted a transfer knows it at once
+* ``HOCBA_TRANSFER_WINDOW_OPENS`` / ``HOCBA_TRANSFER_WINDOW_CLOSES``: ``MM-DD`` bounds of
+  a StudentTransfer's ``effective_on``: from that day of the school year's first year
+  (``08-01``) to that day of its second year (``08-31``: the school year and the summer
+  after it). UNCONFIRMED: the law fixes no window; this is the platform's sanity bound.
+* ``HOCBA_SCHOOL_YEAR_ENDS``: ``MM-DD`` of the school year's last day (``05-31``): an
+  event of a school year is authorised against the student's school on the day it
+  occurred or that day, whichever is earlier — a transfer in the summer leaves the
+  finished year (its corrections included) with the sending school's vendor.
+  UNCONFIRMED: MOET sets the calendar each year (the year ends by 31 May).
+* ``HOCBA_TRANSFERS_TOPIC``: where accepted transfers are also published
+  (``hocba.transfers``)
 
 School codes and student ids are opaque strings whose format is UNCONFIRMED
 (domain.md §7): the patterns are configuration, matched in full.
@@ -31,9 +44,18 @@ from dataclasses import dataclass, field
 from services.core.config import RuleConfig
 from services.messaging.kafka import KafkaSettings
 from services.messaging.settings import DEFAULT_PG_DSN, SettingsError, env_number
-from services.messaging.topics import EVENTS_ACCEPTED, EVENTS_REJECTED, VENDOR_EVENTS
+from services.messaging.topics import EVENTS_ACCEPTED, EVENTS_REJECTED, TRANSFERS, VENDOR_EVENTS
 
-__all__ = ["DEFAULT_PG_DSN", "EnvelopeRules", "IngestionSettings", "SettingsError"]
+__all__ = [
+    "DEFAULT_PG_DSN",
+    "EnvelopeRules",
+    "IngestionSettings",
+    "MonthDay",
+    "SettingsError",
+]
+
+#: (month, day) of a calendar date, without the year.
+MonthDay = tuple[int, int]
 
 # The same defaults as validation's rules (services.core.config), so an identifier
 # ingestion lets through is not refused later for its format.
@@ -49,6 +71,14 @@ class EnvelopeRules:
     student_id_pattern: re.Pattern[str] = re.compile(_DEFAULT_STUDENT_ID_PATTERN)
     identifier_max_length: int = 32
     max_future_skew: dt.timedelta = dt.timedelta(minutes=5)
+    #: A StudentTransfer's effective_on lies from this day of the school year's first
+    #: year to ``transfer_window_closes`` of its second (the year and the summer after).
+    transfer_window_opens: MonthDay = (8, 1)
+    transfer_window_closes: MonthDay = (8, 31)
+    #: The last day of a school year's teaching (in its second year): an event of a school
+    #: year is judged against the student's school on that day at the latest, so a transfer
+    #: in the summer leaves the finished year (and its corrections) with the sending school.
+    school_year_ends: MonthDay = (5, 31)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +104,9 @@ class IngestionSettings:
     vendor_events_topic: str = VENDOR_EVENTS.name
     accepted_topic: str = EVENTS_ACCEPTED.name
     rejected_topic: str = EVENTS_REJECTED.name
+    #: Accepted StudentTransfers are published here too (same value, key and headers).
+    transfers_topic: str = TRANSFERS.name
+    transfer_cache_ttl_s: float = 30.0
     group_id: str = "hocba-ingestion"
 
     @property
@@ -95,6 +128,9 @@ class IngestionSettings:
             max_future_skew=dt.timedelta(
                 seconds=env_number(env, "HOCBA_MAX_FUTURE_SKEW_SECONDS", 300.0, float)
             ),
+            transfer_window_opens=_month_day(env, "HOCBA_TRANSFER_WINDOW_OPENS", (8, 1)),
+            transfer_window_closes=_month_day(env, "HOCBA_TRANSFER_WINDOW_CLOSES", (8, 31)),
+            school_year_ends=_month_day(env, "HOCBA_SCHOOL_YEAR_ENDS", (5, 31)),
         )
         return cls(
             kafka=KafkaSettings.from_env(),
@@ -106,6 +142,8 @@ class IngestionSettings:
             rules=rules,
             vendor_cache_ttl_s=env_number(env, "HOCBA_VENDOR_CACHE_TTL_SECONDS", 30.0, float),
             max_batch=env_number(env, "HOCBA_INGESTION_MAX_BATCH", 2000, int),
+            transfers_topic=env.get("HOCBA_TRANSFERS_TOPIC", "").strip() or TRANSFERS.name,
+            transfer_cache_ttl_s=env_number(env, "HOCBA_TRANSFER_CACHE_TTL_SECONDS", 30.0, float),
         )
 
 
@@ -115,3 +153,16 @@ def _pattern(env: Mapping[str, str], name: str, default: str) -> re.Pattern[str]
         return re.compile(raw)
     except re.error as exc:
         raise SettingsError(f"{name}={raw!r} is not a regular expression: {exc}") from exc
+
+
+def _month_day(env: Mapping[str, str], name: str, default: MonthDay) -> MonthDay:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    month, _, day = raw.partition("-")
+    try:
+        # A leap year, so 02-29 is a day; the window's dates clamp it in other years.
+        dt.date(2024, int(month), int(day))
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a day of the year written MM-DD") from None
+    return int(month), int(day)

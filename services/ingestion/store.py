@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from services.ingestion.authorization import Assignment, VendorEntry
+from services.ingestion.authorization import Assignment, Transfer, VendorEntry
 
 __all__ = [
     "VENDOR_ID_PATTERN",
@@ -109,7 +109,8 @@ class VendorSummary:
 
 
 class VendorStore(Protocol):
-    """Vendors, their tokens and schools, and the ids of ingested events."""
+    """Vendors, their tokens and schools, the ids of ingested events, and the students'
+    recorded school transfers."""
 
     # -- what the service reads and writes per request / batch --
     async def token_vendor(self, token_sha256: bytes) -> str | None:
@@ -123,6 +124,16 @@ class VendorStore(Protocol):
 
     async def record_events(self, events: Sequence[IngestedEvent]) -> int:
         """Remember accepted events; an id already there keeps its first row. Returns new rows."""
+
+    async def student_transfers(
+        self, student_ids: Collection[str]
+    ) -> dict[str, tuple[Transfer, ...]]:
+        """The recorded transfers of those students that have any, oldest effective first,
+        in recorded order within a day (one query)."""
+
+    async def record_transfers(self, transfers: Sequence[Transfer]) -> int:
+        """Remember accepted transfers; an event id already there keeps its row. Returns
+        new rows."""
 
     async def ping(self) -> bool:
         """True when the database answers."""

@@ -2,7 +2,8 @@
 
 Tables (``services/storage/migrations/0001_vendors.sql``): ``vendors``,
 ``vendor_tokens`` (SHA-256 of each token, never the token), ``vendor_schools`` (dated
-assignments) and ``ingested_events`` (event id → content hash, for de-duplication).
+assignments) and ``ingested_events`` (event id → content hash, for de-duplication);
+(``0005_student_transfers.sql``) ``student_transfers`` (accepted school transfers).
 Every hot-path method is one round trip for a whole batch. Driver errors are translated
 here by class and SQLSTATE, never by message text.
 """
@@ -18,7 +19,7 @@ from typing import Any, Final
 
 import asyncpg
 
-from services.ingestion.authorization import Assignment, VendorEntry
+from services.ingestion.authorization import Assignment, Transfer, VendorEntry
 from services.ingestion.store import (
     IngestedEvent,
     InvalidRequestError,
@@ -58,6 +59,19 @@ SELECT event_id, content_sha256 FROM ingested_events WHERE event_id = ANY($1::uu
 _RECORD_EVENTS = """
 INSERT INTO ingested_events (event_id, vendor_id, content_sha256)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+_STUDENT_TRANSFERS = """
+SELECT event_id, student_id, from_school_code, to_school_code, effective_on, school_year,
+       vendor_id
+FROM student_transfers WHERE student_id = ANY($1::text[])
+ORDER BY student_id, effective_on, recorded_at, event_id
+"""
+_RECORD_TRANSFERS = """
+INSERT INTO student_transfers (event_id, student_id, from_school_code, to_school_code,
+                               effective_on, school_year, vendor_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[],
+                     $7::text[])
 ON CONFLICT (event_id) DO NOTHING
 """
 _ADD_VENDOR = "INSERT INTO vendors (vendor_id, name) VALUES ($1, $2)"
@@ -176,6 +190,43 @@ class PostgresVendorStore:
             [e.event_id for e in events],
             [e.vendor_id for e in events],
             [e.content_sha256 for e in events],
+        )
+        return _affected(status)
+
+    async def student_transfers(
+        self, student_ids: Collection[str]
+    ) -> dict[str, tuple[Transfer, ...]]:
+        if not student_ids:
+            return {}
+        rows = await self._fetch("student_transfers", _STUDENT_TRANSFERS, list(student_ids))
+        found: dict[str, list[Transfer]] = {}
+        for row in rows:
+            found.setdefault(row["student_id"], []).append(
+                Transfer(
+                    event_id=str(row["event_id"]),
+                    student_id=row["student_id"],
+                    from_school=row["from_school_code"],
+                    to_school=row["to_school_code"],
+                    effective_on=row["effective_on"],
+                    school_year=row["school_year"],
+                    vendor_id=row["vendor_id"],
+                )
+            )
+        return {student: tuple(items) for student, items in found.items()}
+
+    async def record_transfers(self, transfers: Sequence[Transfer]) -> int:
+        if not transfers:
+            return 0
+        status = await self._execute(
+            "record_transfers",
+            _RECORD_TRANSFERS,
+            [uuid.UUID(t.event_id) for t in transfers],
+            [t.student_id for t in transfers],
+            [t.from_school for t in transfers],
+            [t.to_school for t in transfers],
+            [t.effective_on for t in transfers],
+            [t.school_year for t in transfers],
+            [t.vendor_id for t in transfers],
         )
         return _affected(status)
 

@@ -22,6 +22,10 @@ hold are counted (``hocba_messages_rejected_total``) and logged as one JSON erro
 each (conflicts also in the audit trail), and the batch goes on. A database outage is
 retried for ``db_retry_budget_s``; after that the handler raises, the service exits
 without committing offsets, and a restart resumes at the same batch.
+
+Messages of ``transfers_topic`` (``hocba.transfers``, school transfers) are handed to
+:class:`~services.storage.grants.TransferGrants`, which records their access grants
+before the handler returns; they emit nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.schemas import default_registry
 from services.messaging.state import StateBatch
 from services.storage.errors import StorageDataError, StorageUnavailableError
+from services.storage.grants import TransferGrants
 from services.storage.mapping import (
     SIGNED_RECORD,
     STORED_RECORD,
@@ -72,7 +77,11 @@ class StoreSignedRecords:
         public_url: str | None = None,
         codec: AvroCodec | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        grants: TransferGrants | None = None,
+        transfers_topic: str | None = None,
     ) -> None:
+        self._grants = grants
+        self._transfers_topic = transfers_topic
         self._store = store
         self._metrics = metrics
         self._stored_topic = stored_topic
@@ -85,6 +94,11 @@ class StoreSignedRecords:
     async def __call__(
         self, batch: Sequence[Incoming], state: StateBatch | None = None
     ) -> list[Outgoing]:
+        transfers = [m for m in batch if m.topic == self._transfers_topic]
+        if transfers:
+            assert self._grants is not None, "a transfers topic needs its grants"
+            await self._grants(transfers)
+            batch = [m for m in batch if m.topic != self._transfers_topic]
         deliveries = [d for d in (self._delivery(m) for m in batch) if d is not None]
         outputs: list[Outgoing] = []
         for delivery, result in await self._store_isolating(deliveries):

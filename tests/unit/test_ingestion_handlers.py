@@ -106,7 +106,8 @@ async def test_one_store_round_trip_per_batch() -> None:
     events = [encode(vendor_event(vendor_id="v1", school_code="S1")) for _ in range(200)]
     outputs = await entry.handle(incoming(events), None)
     assert len(outputs) == 200
-    assert store.calls == {"vendor_entries": 1, "known_events": 1}
+    # One query each: vendors, known ids, the students' transfers.
+    assert store.calls == {"vendor_entries": 1, "known_events": 1, "student_transfers": 1}
 
 
 async def test_a_resent_event_is_dropped_and_a_reused_id_rejected() -> None:
