@@ -24,6 +24,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "services.cli.validate",
     "services.cli.verify",
     "services.cli.sync",
+    "services.cli.access",
+    "services.cli.audit",
     "services.cli.generate",
     "services.cli.demo",
 )

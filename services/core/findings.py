@@ -479,6 +479,72 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "ingestion (envelope and text checks)",
     ),
     # ---- END ingestion codes ----
+    # ---- BEGIN transfer codes (issue 8, school transfers: ingestion checks and
+    # authorization, storage's hocba.transfers consumer). ----
+    "E_TRANSFER_SAME_SCHOOL": _e(
+        "Trường chuyển đến trùng trường chuyển đi",
+        "Transfer to the same school",
+        "A StudentTransfer's to_school_code must be another school than the envelope's "
+        "school_code (the sending school).",
+        "ingestion (school transfer)",
+    ),
+    "E_TRANSFER_DATE_OUT_OF_RANGE": _e(
+        "Ngày chuyển trường ngoài năm học",
+        "Transfer date outside the school year",
+        "A StudentTransfer's effective_on must fall within the event's school year or the "
+        "summer after it (by default 1 August of the first year to 31 August of the second; "
+        "HOCBA_TRANSFER_WINDOW_OPENS / _CLOSES).",
+        "ingestion (school transfer)",
+    ),
+    "E_STUDENT_TRANSFERRED": _e(
+        "Học sinh đã chuyển sang trường khác",
+        "Student transferred to another school",
+        "The student left the envelope's school before the event's date (a recorded "
+        "StudentTransfer): from its effective date only the receiving school's vendor "
+        "publishes for the student.",
+        "ingestion (school transfer)",
+    ),
+    "E_STUDENT_NOT_YET_TRANSFERRED": _e(
+        "Học sinh chưa chuyển đến trường này",
+        "Student not yet transferred to this school",
+        "The student's transfer to the envelope's school takes effect after the event's "
+        "date: events of the receiving school start on the transfer's effective date.",
+        "ingestion (school transfer)",
+    ),
+    "E_STUDENT_AT_OTHER_SCHOOL": _e(
+        "Học sinh thuộc trường khác",
+        "Student belongs to another school",
+        "The recorded transfers place the student at another school on the event's date, "
+        "and the student was never transferred from or to the envelope's school.",
+        "ingestion (school transfer)",
+    ),
+    "E_STORAGE_NOT_A_TRANSFER": _e(
+        "Không phải sự kiện chuyển trường",
+        "Not a school transfer",
+        "A message on hocba.transfers is an AcceptedEvent whose payload is a StudentTransfer "
+        "with a receiving school; anything else grants nothing and is counted.",
+        _STORAGE,
+    ),
+    # ---- END transfer codes ----
+    # ---- BEGIN correction codes (issue 8, corrections (đính chính): ingestion's check of
+    # a RecordCorrection, signing's refusal of a change to an issued page). ----
+    "E_CORRECTION_REASON_INVALID": _e(
+        "Lý do đính chính không hợp lệ",
+        "Invalid correction reason",
+        "A RecordCorrection's reason is printed on the corrected page: after removing the "
+        "spaces around it, it must have 1 to 500 characters.",
+        "ingestion (correction, domain.md section 6)",
+    ),
+    "E_CORRECTION_REASON_REQUIRED": _e(
+        "Cần sự kiện đính chính kèm lý do",
+        "Correction with a reason required",
+        "The school-year page is already signed and issued: a signed page is never edited, "
+        "a change becomes its next version only with a RecordCorrection event (with the "
+        "reason to print) sent for it. Send the RecordCorrection; the change already sent "
+        "then becomes the next version (a correction may also be sent before the change).",
+        _SIGNING,
+    ),
+    # ---- END correction codes ----
     # Validation stage: events that cannot be assembled into a year record.
     "E_PROFILE_MISSING": _e(
         "Chưa có hồ sơ học sinh",
@@ -601,6 +667,106 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "version - 1).",
         _STORAGE,
     ),
+    # ---- BEGIN admission checks codes (owner: admissions, services/storage/admissions.py;
+    # entries also carry E_LOOKUP_CODE_INVALID, E_NATIONAL_ID_FORMAT, E_RECORD_NOT_FOUND) ----
+    "E_ADMISSIONS_REQUEST_INVALID": _e(
+        "Yêu cầu kiểm tra tuyển sinh không hợp lệ",
+        "Invalid admission check request",
+        "POST /v1/admissions/checks takes JSON {purpose, lookup_codes: [...]} or {purpose, "
+        "national_ids: [...]} (lists of strings, not empty), or a UTF-8 CSV file with one "
+        "column lookup_code or national_id and ?purpose=; ?format is csv or json (HTTP 400).",
+        _STORAGE,
+    ),
+    "E_ADMISSIONS_REQUEST_TOO_LARGE": _e(
+        "Yêu cầu kiểm tra tuyển sinh quá lớn",
+        "Admission check request too large",
+        "At most 5,000 entries and 2 MiB per request; split the list (HTTP 413).",
+        _STORAGE,
+    ),
+    "E_ADMISSIONS_MEDIA_TYPE": _e(
+        "Định dạng yêu cầu không được hỗ trợ",
+        "Unsupported request media type",
+        "The body of an admission check is application/json or text/csv (HTTP 415).",
+        _STORAGE,
+    ),
+    "E_ADMISSIONS_NO_GRADE5_PAGE": _e(
+        "Không có trang học bạ lớp 5 đã ký",
+        "No signed grade-5 page",
+        "Entry status not_found: the lookup code names another grade's page and the record "
+        "has no signed grade-5 page, or no signed grade-5 page carries the national id.",
+        _STORAGE,
+    ),
+    "E_ADMISSIONS_NOT_ENTITLED": _e(
+        "Không được cấp quyền kiểm tra học sinh này",
+        "Not entitled to check this student",
+        "Entry status not_entitled: by national id, an admissions office checks only "
+        "students whose grade-5 page is at one of its schools (access_clients.school_codes); "
+        "nothing else is answered and the refusal is audited (READ_REFUSED). The parent's "
+        "lookup code gives the entitlement instead.",
+        _STORAGE,
+    ),
+    # ---- END admission checks codes ----
+    # ---- BEGIN lookup codes (owner: lookup, services/storage/lookup.py; GET
+    # /v1/records/{code}[/pdf|/access-log] and the /tra-cuu pages) ----
+    "E_LOOKUP_BIRTH_DATE_REQUIRED": _e(
+        "Thiếu ngày sinh của học sinh",
+        "Student's date of birth required",
+        "A lookup by lookup code or record id needs the student's date of birth as the "
+        "second factor: header X-Birth-Date: YYYY-MM-DD (the web form's date field). "
+        "Missing or not a date: nothing is looked up (HTTP 400). Only the national "
+        "education database, authenticated, fetches a PDF without it.",
+        _STORAGE,
+    ),
+    "E_LOOKUP_LOCKED": _e(
+        "Tạm khóa tra cứu",
+        "Lookups locked for a while",
+        "Too many failed lookups: by this client (an address or access client: 20 in 10 "
+        "minutes locks it for 30 minutes; more than 30 lookups a minute are refused too) "
+        "or of this code, known or not (5 in 15 minutes lock it for 15 minutes, even for "
+        "the right date of birth). Retry after the Retry-After header's seconds "
+        "(HTTP 429).",
+        _STORAGE,
+    ),
+    # ---- END lookup codes ----
+    # ---- BEGIN verification codes (owner: verify, services/storage/verify_api.py,
+    # POST /v1/verify) ----
+    "E_VERIFY_NOT_A_PDF": _e(
+        "Tệp không phải PDF",
+        "Not a PDF",
+        "The file handed to POST /v1/verify cannot be read as a PDF (no %PDF header, or "
+        "pyhanko cannot read its structure), so nothing can be said of its signatures "
+        "(HTTP 400).",
+        _STORAGE,
+    ),
+    "E_VERIFY_PDF_MISSING": _e(
+        "Thiếu tệp PDF",
+        "PDF missing",
+        "A multipart/form-data request to POST /v1/verify carries the file in a field named "
+        "pdf (HTTP 400).",
+        _STORAGE,
+    ),
+    "E_VERIFY_TOO_LARGE": _e(
+        "Tệp PDF quá lớn",
+        "PDF too large",
+        "A record page is far smaller than HOCBA_VERIFY_MAX_BYTES (10 MiB by default); a "
+        "larger file is refused unread (HTTP 413).",
+        _STORAGE,
+    ),
+    "E_VERIFY_MEDIA_TYPE": _e(
+        "Định dạng yêu cầu không được hỗ trợ",
+        "Unsupported request media type",
+        "The body of POST /v1/verify is the PDF itself (application/pdf or "
+        "application/octet-stream) or multipart/form-data with a field pdf (HTTP 415).",
+        _STORAGE,
+    ),
+    "E_VERIFY_UNAVAILABLE": _e(
+        "Chức năng xác minh chưa sẵn sàng",
+        "Verification unavailable",
+        "The storage service has no trust anchor to verify against (HOCBA_TRUST_ROOTS unset "
+        "or unreadable and no development PKI built); nothing is judged (HTTP 503).",
+        _STORAGE,
+    ),
+    # ---- END verification codes ----
     # Signing stage: signature approvals that cannot be carried out (domain.md section 6).
     "E_APPROVAL_NO_PENDING_RECORD": _e(
         "Không có học bạ chờ ký",
@@ -650,6 +816,30 @@ CATALOGUE: Final[Mapping[str, CatalogueEntry]] = {
         "revocation service unavailable, certificate revoked or expired); the page keeps "
         "its earlier signatures and the approval can be sent again with a new event id.",
         _SIGNING,
+    ),
+    # ---- access clients (services/storage/access.py) ----
+    "E_ACCESS_TOKEN_INVALID": _e(
+        "Mã truy cập không hợp lệ",
+        "Access token invalid",
+        "The bearer token of a school, admissions office or the national database is "
+        "unknown or revoked, or a function for access clients was called without one "
+        "(HTTP 401). Tokens are issued by an operator with `hocba access add-client`.",
+        _STORAGE,
+    ),
+    "E_ACCESS_FORBIDDEN": _e(
+        "Không có quyền dùng chức năng này",
+        "Function not allowed for this client",
+        "The access client is of another kind than the function serves (e.g. a school "
+        "calling the admission checks) (HTTP 403).",
+        _STORAGE,
+    ),
+    "E_ACCESS_PURPOSE_REQUIRED": _e(
+        "Thiếu mục đích truy cập",
+        "Purpose of access missing",
+        "A school's or an admissions office's read must state its purpose (3-200 "
+        "printable characters); the purpose is kept with the read in the record's audit "
+        "trail, which parents can see (HTTP 400).",
+        _STORAGE,
     ),
 }
 

@@ -21,12 +21,21 @@ import asyncpg
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import TransactionalPipeline
 from services.messaging.service import ServiceShell, run_service
+from services.storage.access import PgAccessStore
+from services.storage.admissions import AdmissionsApi, PgAdmissionChecks
 from services.storage.errors import StorageError
+from services.storage.grants import PgGrantStore, TransferGrants
 from services.storage.handlers import StoreSignedRecords
 from services.storage.http import OpenApiError, RecordsApi, load_openapi
+from services.storage.lookup import LookupLimits, RecordLookup
+from services.storage.lookup_store import PgLookupStore
 from services.storage.metrics import StorageMetrics
 from services.storage.repository import PgRecordStore
+from services.storage.school_api import PgSchoolReads, SchoolRecordsApi
 from services.storage.settings import StorageSettings
+from services.storage.standing import PgStanding
+from services.storage.verify_api import PdfVerification, VerifyApi
+from services.storage.web import LookupPages, VerifyPages
 
 __all__ = ["StorageService", "bootstrap", "main"]
 
@@ -95,15 +104,37 @@ async def bootstrap(
         stored_topic=settings.stored_topic,
         retry_budget_s=settings.db_retry_budget_s,
         public_url=settings.public_url,
+        grants=TransferGrants(
+            PgGrantStore(pool, actor=settings.actor),
+            storage_metrics,
+            retry_budget_s=settings.db_retry_budget_s,
+        ),
+        transfers_topic=settings.transfers_topic,
     )
     pipeline = TransactionalPipeline(
         settings=settings.kafka,
-        topics=[settings.signed_topic],
+        topics=[settings.signed_topic, settings.transfers_topic],
         group_id=settings.group_id,
         transactional_id=settings.transactional_id,
         handler=handler,
         metrics=shared,
         max_batch=settings.max_batch,
+    )
+    admissions = AdmissionsApi(
+        PgAdmissionChecks(pool, storage_metrics), PgAccessStore(pool), storage_metrics
+    )
+    verification = PdfVerification(
+        PgStanding(pool, shared),
+        storage_metrics,
+        settings.trust_roots,
+        concurrency=settings.verify_concurrency,
+        max_bytes=settings.verify_max_bytes,
+    )
+    # One lookup for the JSON API and the web pages: the same limits, floor and audit.
+    lookup = RecordLookup(
+        PgLookupStore(pool, settings.lookup_code, metrics=shared),
+        storage_metrics,
+        LookupLimits(settings.lookup_min_seconds, settings.lookup_client),
     )
     service = StorageService(
         settings=settings,
@@ -116,7 +147,16 @@ async def bootstrap(
             metrics=shared,
             host=settings.http_host,
             port=settings.http_port,
-            routes=RecordsApi(store, storage_metrics, openapi).routes(),
+            routes=[
+                *RecordsApi(lookup, PgAccessStore(pool), storage_metrics, openapi).routes(),
+                *admissions.routes(),
+                *VerifyApi(verification, PgAccessStore(pool)).routes(),
+                *LookupPages(lookup).routes(),
+                *VerifyPages(verification).routes(),
+                *SchoolRecordsApi(
+                    PgSchoolReads(pool, storage_metrics), PgAccessStore(pool), storage_metrics
+                ).routes(),
+            ],
         ),
     )
     service.shell.ready_checks = [service.ready]

@@ -1,17 +1,19 @@
-"""The storage service's HTTP API: record lookup (tra cứu học bạ) and its OpenAPI document.
+"""The storage service's HTTP API for holders of a lookup code, and its OpenAPI document.
 
-* ``GET /v1/records/{code}`` — the current version of each school year the code names:
-  a lookup code (mã số tra cứu, printed on one year page) names that page, a record id
-  every school year of the student's record. Metadata only (with the signatures and the
-  PDF's hash), never the personal data of the record itself.
-* ``GET /v1/records/{code}/pdf`` — the signed PDF of the page's current version (or of
-  ``?version=N``, so a superseded version stays retrievable; ``?school_year=`` picks the
-  year of a record id, by default the latest), with its SHA-256 as the ETag.
+* ``GET /v1/records/{code}`` — what a receiving school needs of the record the code names
+  (:class:`~services.storage.lookup.LookupView`): the student's name and, per school year,
+  the current version's school, grade, result, completion statement and signatures.
+* ``GET /v1/records/{code}/pdf`` — a page's signed PDF (``?version=N``: a superseded
+  version stays retrievable; ``?school_year=`` picks the year of a record id), its
+  SHA-256 as the ETag.
+* ``GET /v1/records/{code}/access-log`` — who read the record, when and why.
 
-A code is read as a person types it (any case, hyphens and spaces optional); a lookup
-code with a wrong check character is refused (400 ``E_LOOKUP_CODE_INVALID``) rather than
-looked up. Every request, found, not found or refused, is written to the audit table in
-the same transaction as the read: no audit, no answer (503 when the database is down).
+Each needs the student's date of birth in ``X-Birth-Date: YYYY-MM-DD`` (400
+``E_LOOKUP_BIRTH_DATE_REQUIRED`` without it, before any lookup), except the PDF for an
+authenticated national database (``Authorization: Bearer``). An unknown code and a wrong
+birth date are the same 404; repeated failures answer 429 ``E_LOOKUP_LOCKED`` with
+``Retry-After``. The lookup itself (limits, response-time floor, audit) is
+:class:`~services.storage.lookup.RecordLookup`, shared with the web pages.
 
 The OpenAPI document's one source is ``docs/openapi/storage.yaml``, written in the JSON
 subset of YAML 1.2 so the service serves it with the standard library.
@@ -28,19 +30,44 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from services.storage.access import (
+    AccessDenied,
+    ClientKind,
+    PgAccessStore,
+    Requester,
+    authenticate,
+    check_purpose,
+)
 from services.storage.errors import StorageError
+from services.storage.lookup import (
+    AccessLogFound,
+    BirthDateRequired,
+    Found,
+    InvalidCode,
+    Locked,
+    NotFound,
+    PdfFound,
+    RecordLookup,
+    Resource,
+    Unavailable,
+)
 from services.storage.metrics import StorageMetrics
-from services.storage.record_ids import RecordCode, parse_code
-from services.storage.repository import ReadAudit, RecordStore
-from services.storage.versions import StoredVersion
 
-__all__ = ["OpenApiError", "RecordsApi", "default_openapi_path", "load_openapi", "version_view"]
+__all__ = [
+    "BIRTH_DATE_HEADER",
+    "OpenApiError",
+    "RecordsApi",
+    "default_openapi_path",
+    "load_openapi",
+]
 
-_USER_AGENT_MAX: Final = 200
-# What an audit row keeps of a code that is not one (the path can be 8 KiB long).
-_AUDITED_CODE_MAX: Final = 64
+#: The request header carrying the student's date of birth (the second factor).
+BIRTH_DATE_HEADER: Final = "X-Birth-Date"
 _SCHOOL_YEAR: Final = re.compile(r"[0-9]{4}-[0-9]{4}")
 _MAX_VERSION: Final = 2**31 - 1
+#: Clients that state a purpose for every read (design: access model).
+_PURPOSE_REQUIRED: Final = frozenset({ClientKind.SCHOOL, ClientKind.ADMISSIONS_OFFICE})
+_NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 class OpenApiError(RuntimeError):
@@ -64,11 +91,17 @@ def load_openapi(path: Path | None = None) -> dict[str, Any]:
     return document
 
 
-def _error(status: int, code: str, message_vi: str, message_en: str) -> web.Response:
+def _error(
+    status: int,
+    code: str,
+    message_vi: str,
+    message_en: str,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
     return web.json_response(
         {"code": code, "message_vi": message_vi, "message_en": message_en},
         status=status,
-        headers={"Cache-Control": "no-store"},
+        headers={**_NO_STORE, **(headers or {})},
     )
 
 
@@ -81,59 +114,63 @@ def _unavailable() -> web.Response:
     )
 
 
-def _not_found(requested: str) -> web.Response:
+def _not_found() -> web.Response:
+    # One body for an unknown code and a wrong birth date: nothing in it may differ.
     return _error(
         404,
         "E_RECORD_NOT_FOUND",
-        f"Không tìm thấy học bạ với mã {requested!r}.",
-        f"No record found for code {requested!r}.",
+        "Không tìm thấy học bạ với mã số tra cứu và ngày sinh này; vui lòng kiểm tra lại.",
+        "No record found for this code and date of birth; please check both.",
     )
 
 
-def _invalid_code(requested: str) -> web.Response:
+def _invalid_code() -> web.Response:
     return _error(
         400,
         "E_LOOKUP_CODE_INVALID",
-        f"{requested!r} không phải mã số tra cứu hợp lệ (16 ký tự và một ký tự kiểm tra); "
+        "Mã số tra cứu không hợp lệ (16 ký tự và một ký tự kiểm tra); "
         "vui lòng kiểm tra lại từng ký tự.",
-        f"{requested!r} is not a valid lookup code (16 characters and a check character); "
+        "Not a valid lookup code (16 characters and a check character); "
         "please check each character.",
     )
 
 
-def _stamp(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(value.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+def _birth_date_required() -> web.Response:
+    return _error(
+        400,
+        "E_LOOKUP_BIRTH_DATE_REQUIRED",
+        f"Cần ngày sinh của học sinh trong tiêu đề {BIRTH_DATE_HEADER} (YYYY-MM-DD).",
+        f"The student's date of birth is required in the {BIRTH_DATE_HEADER} header (YYYY-MM-DD).",
+    )
 
 
-def version_view(version: StoredVersion) -> dict[str, Any]:
-    """What a lookup shows of one version (no personal data beyond the page's metadata)."""
-    return {
-        "record_id": version.record_id,
-        "school_year": version.school_year,
-        "version": version.version,
-        "grade": version.grade,
-        "school_code": version.school_code,
-        "year_result": version.year_result,
-        "status": version.status,
-        "lookup_code": version.lookup_code,
-        "supersedes_version": version.supersedes_version,
-        "effective_at": _stamp(version.effective_at),
-        "stored_at": _stamp(version.stored_at),
-        "content_sha256": version.content_sha256.hex(),
-        "pdf_sha256": None if version.pdf_sha256 is None else version.pdf_sha256.hex(),
-        "pdf_size_bytes": version.pdf_size_bytes,
-        "signatures": [
-            {
-                "role": s.role,
-                "signer_name": s.signer_name,
-                "certificate_sha256": s.certificate_sha256,
-                "signed_at": _stamp(s.signed_at),
-            }
-            for s in version.signatures
-        ],
-    }
+def _locked(retry_after_s: int) -> web.Response:
+    wait = max(1, retry_after_s)
+    minutes = max(1, -(-wait // 60))
+    return _error(
+        429,
+        "E_LOOKUP_LOCKED",
+        f"Quá nhiều lần tra cứu không thành công; vui lòng thử lại sau khoảng {minutes} phút.",
+        f"Too many failed lookups; please try again in about {minutes} minute(s).",
+        {"Retry-After": str(wait)},
+    )
+
+
+def _query_invalid(problem: str) -> web.Response:
+    return _error(
+        400,
+        "E_LOOKUP_QUERY_INVALID",
+        f"Tham số không hợp lệ: {problem}.",
+        f"Invalid parameter: {problem}.",
+    )
+
+
+_REFUSALS: Final = {
+    NotFound: ("not_found", _not_found),
+    InvalidCode: ("invalid", _invalid_code),
+    BirthDateRequired: ("birth_date_required", _birth_date_required),
+    Unavailable: ("unavailable", _unavailable),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +192,24 @@ def _pdf_query(query: Mapping[str, str]) -> _PdfQuery | str:
     return _PdfQuery(school_year, int(text))
 
 
-def _audited(text: str) -> str:
-    """A code as the audit keeps it: printable, bounded (jsonb refuses U+0000)."""
-    return "".join(ch for ch in text if ch.isprintable())[:_AUDITED_CODE_MAX]
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    requester: Requester
+    purpose: str | None
 
 
 class RecordsApi:
     """The routes of the lookup API; mounted in the :class:`ServiceShell`."""
 
     def __init__(
-        self, store: RecordStore, metrics: StorageMetrics, openapi: Mapping[str, Any]
+        self,
+        lookup: RecordLookup,
+        access: PgAccessStore,
+        metrics: StorageMetrics,
+        openapi: Mapping[str, Any],
     ) -> None:
-        self._store = store
+        self._lookup = lookup
+        self._access = access
         self._metrics = metrics
         self._openapi = dict(openapi)
 
@@ -174,87 +217,77 @@ class RecordsApi:
         return [
             web.get("/v1/records/{code}", self.get_record),
             web.get("/v1/records/{code}/pdf", self.get_pdf),
+            web.get("/v1/records/{code}/access-log", self.get_access_log),
             web.get("/v1/openapi.json", self.get_openapi),
         ]
 
     async def get_openapi(self, request: web.Request) -> web.Response:
         return web.json_response(self._openapi)
 
-    def _audit(
-        self, request: web.Request, code: RecordCode | None, resource: str, **extra: Any
-    ) -> ReadAudit:
-        requested = request.match_info["code"]
-        return ReadAudit(
-            actor=f"http:{request.remote or 'unknown'}",
-            detail={
-                "code": code.value if code is not None else _audited(requested.upper()),
-                "kind": None if code is None else code.kind.value,
-                "resource": resource,
-                "path": _audited(request.path) if code is None else request.path,
-                "query": {k: _audited(v) for k, v in request.query.items()},
-                "user_agent": request.headers.get("User-Agent", "")[:_USER_AGENT_MAX],
-                **extra,
-            },
-        )
+    async def _caller(self, request: web.Request) -> _Caller | web.Response:
+        """Who asks (an access client, or anonymous) and the purpose they state."""
+        try:
+            client = await authenticate(request, self._access)
+            purpose = request.query.get("purpose")
+            if client is not None and (client.kind in _PURPOSE_REQUIRED or purpose is not None):
+                purpose = check_purpose(purpose)
+        except AccessDenied as denied:
+            return denied.response()
+        except StorageError:
+            return _unavailable()
+        return _Caller(Requester.of(request, client, "api"), purpose)
 
     async def get_record(self, request: web.Request) -> web.Response:
-        """``GET /v1/records/{code}``: current versions' metadata (400/404/503 as errors)."""
-        requested = request.match_info["code"]
-        code = parse_code(requested)
-        error = None if code is not None else "E_LOOKUP_CODE_INVALID"
-        audit = self._audit(request, code, "record", **({"error": error} if error else {}))
-        try:
-            versions = await self._store.read_current(code, audit)
-        except StorageError:
-            return self._answer("record", "unavailable", _unavailable())
-        if code is None:
-            return self._answer("record", "invalid", _invalid_code(_audited(requested)))
-        if not versions:
-            return self._answer("record", "not_found", _not_found(_audited(requested)))
-        body = {
-            "record_id": versions[0].record_id,
-            "current_versions": [version_view(v) for v in versions],
-        }
-        response = web.json_response(body, headers={"Cache-Control": "no-store"})
-        return self._answer("record", "found", response)
+        """``GET /v1/records/{code}``: the record's pages (400/404/429/503 as errors)."""
+        caller = await self._caller(request)
+        if isinstance(caller, web.Response):
+            return self._answer("record", _outcome_of(caller), caller)
+        outcome = await self._lookup.look_up(
+            request.match_info["code"],
+            request.headers.get(BIRTH_DATE_HEADER),
+            caller.requester,
+            purpose=caller.purpose,
+        )
+        if isinstance(outcome, Found):
+            response = web.json_response(outcome.view.as_json(), headers=_NO_STORE)
+            return self._answer("record", "found", response)
+        return self._refused("record", outcome)
+
+    async def get_access_log(self, request: web.Request) -> web.Response:
+        """``GET /v1/records/{code}/access-log``: the reads of the record, newest first."""
+        caller = await self._caller(request)
+        if isinstance(caller, web.Response):
+            return self._answer("access_log", _outcome_of(caller), caller)
+        outcome = await self._lookup.access_log(
+            request.match_info["code"],
+            request.headers.get(BIRTH_DATE_HEADER),
+            caller.requester,
+            purpose=caller.purpose,
+        )
+        if isinstance(outcome, AccessLogFound):
+            response = web.json_response(outcome.log.as_json(), headers=_NO_STORE)
+            return self._answer("access_log", "found", response)
+        return self._refused("access_log", outcome)
 
     async def get_pdf(self, request: web.Request) -> web.StreamResponse:
         """``GET /v1/records/{code}/pdf``: the signed PDF, ETag = its SHA-256."""
-        requested = request.match_info["code"]
-        code = parse_code(requested)
         query = _pdf_query(request.query)
-        error = (
-            "E_LOOKUP_CODE_INVALID"
-            if code is None
-            else "E_LOOKUP_QUERY_INVALID"
-            if isinstance(query, str)
-            else None
-        )
-        audit = self._audit(request, code, "pdf", **({"error": error} if error else {}))
-        try:
-            if isinstance(query, str):
-                found = await self._store.read_pdf(None, audit)
-            else:
-                found = await self._store.read_pdf(
-                    code, audit, school_year=query.school_year, version=query.version
-                )
-        except StorageError:
-            return self._answer("pdf", "unavailable", _unavailable())
-        if code is None:
-            return self._answer("pdf", "invalid", _invalid_code(_audited(requested)))
         if isinstance(query, str):
-            response = _error(
-                400,
-                "E_LOOKUP_QUERY_INVALID",
-                f"Tham số không hợp lệ: {query}.",
-                f"Invalid parameter: {query}.",
-            )
-            return self._answer("pdf", "invalid", response)
-        digest = None if found is None else found.version.pdf_sha256
-        if found is None or digest is None:
-            return self._answer("pdf", "not_found", _not_found(_audited(requested)))
-        v = found.version
-        etag = f'"{digest.hex()}"'
+            return self._answer("pdf", "invalid", _query_invalid(query))
+        caller = await self._caller(request)
+        if isinstance(caller, web.Response):
+            return self._answer("pdf", _outcome_of(caller), caller)
+        outcome = await self._lookup.pdf(
+            request.match_info["code"],
+            request.headers.get(BIRTH_DATE_HEADER),
+            caller.requester,
+            version=query.version,
+            school_year=query.school_year,
+            purpose=caller.purpose,
+        )
+        if not isinstance(outcome, PdfFound):
+            return self._refused("pdf", outcome)
+        etag = f'"{outcome.sha256}"'
         headers = {
             "ETag": etag,
             # Revalidate every time: each use is a read the audit trail must see.
@@ -263,15 +296,27 @@ class RecordsApi:
         }
         if _matches(request.headers.get("If-None-Match", ""), etag):
             return self._answer("pdf", "not_modified", web.Response(status=304, headers=headers))
-        filename = f"hocba-{v.record_id}-{v.school_year}-v{v.version}.pdf"
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-        self._metrics.pdf_served_bytes.labels(self._metrics.service).inc(len(found.pdf))
-        response = web.Response(body=found.pdf, content_type="application/pdf", headers=headers)
+        headers["Content-Disposition"] = f'attachment; filename="{outcome.filename}"'
+        self._metrics.pdf_served_bytes.labels(self._metrics.service).inc(len(outcome.pdf))
+        response = web.Response(body=outcome.pdf, content_type="application/pdf", headers=headers)
         return self._answer("pdf", "found", response)
 
-    def _answer(self, resource: str, outcome: str, response: web.Response) -> web.Response:
+    def _refused(self, resource: Resource, outcome: object) -> web.Response:
+        if isinstance(outcome, Locked):
+            return self._answer(resource, "locked", _locked(outcome.retry_after_s))
+        label, respond = _REFUSALS[type(outcome)]
+        return self._answer(resource, label, respond())
+
+    def _answer(self, resource: Resource, outcome: str, response: web.Response) -> web.Response:
         self._metrics.reads.labels(self._metrics.service, resource, outcome).inc()
         return response
+
+
+def _outcome_of(response: web.Response) -> str:
+    """The reads counter's outcome for an answer given before the lookup."""
+    if response.status == 503:
+        return "unavailable"
+    return "unauthorised" if response.status in (401, 403) else "invalid"
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

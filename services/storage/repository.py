@@ -161,7 +161,7 @@ audit_id, at, actor, vendor_id, action, record_id, school_year, version, detail:
 _AUDIT_TRAIL = f"SELECT {_AUDIT_COLUMNS} FROM record_audit WHERE record_id = $1 ORDER BY audit_id"
 _AUDIT_OF_CODE = f"""
 SELECT {_AUDIT_COLUMNS} FROM record_audit
-WHERE action IN ('READ', 'READ_NOT_FOUND') AND detail->>'code' = $1
+WHERE action IN ('READ', 'READ_NOT_FOUND', 'READ_REFUSED') AND detail->>'code' = $1
 ORDER BY audit_id
 """
 _VERSION_COPY_COLUMNS: Final = (
@@ -638,7 +638,8 @@ class PgRecordStore:
         return await self._audit(_AUDIT_TRAIL, record_id)
 
     async def reads_of_code(self, code: str) -> list[AuditEntry]:
-        """Every audited read that asked for ``code`` (found or not), oldest first."""
+        """Every audited read that asked for ``code`` (found, not found or refused), oldest
+        first."""
         return await self._audit(_AUDIT_OF_CODE, code)
 
     async def _audit(self, query: str, argument: str) -> list[AuditEntry]:

@@ -17,7 +17,32 @@ variable                       meaning                                         d
 ``HOCBA_STORAGE_PUBLIC_URL``   base URL of the lookup API as others reach it   (none: ``pdf_url``
                                (``https://...``), for the ``pdf_url`` of        stays null)
                                ``hocba.records.stored``
+``HOCBA_TRUST_ROOTS``          trust anchors of ``POST /v1/verify``: PEM/DER   the dev PKI's root
+                               files (several certificates a file), ``:``      (``$HOCBA_STATE_DIR
+                               between files                                   /pki/...``)
+``HOCBA_VERIFY_CONCURRENCY``   PDFs verified at the same time (CPU-bound)      ``2``
+``HOCBA_VERIFY_MAX_BYTES``     largest PDF accepted by ``POST /v1/verify``     ``10485760``
+``HOCBA_TRANSFERS_TOPIC``      accepted school transfers, consumed beside      ``hocba.transfers``
+                               the signed records (access grants)
 =============================  ==============================================  ====================
+
+Record lookup (tra cứu, :mod:`services.storage.lookup`):
+
+=================================  ==========================================  =========
+variable                           meaning                                     default
+=================================  ==========================================  =========
+``HOCBA_LOOKUP_MIN_SECONDS``       least time a lookup answer takes (found,    ``0.25``
+                                   not found, locked alike), 0-10
+``HOCBA_LOOKUP_RATE_PER_MINUTE``   lookups a client (address or access         ``30``
+                                   client) may make a minute, per replica
+``HOCBA_LOOKUP_CLIENT_FAILURES``   failed lookups that lock a client out ...   ``20``
+``HOCBA_LOOKUP_CLIENT_WINDOW_S``   ... within this many seconds ...            ``600``
+``HOCBA_LOOKUP_CLIENT_LOCKOUT_S``  ... for this many seconds                   ``1800``
+``HOCBA_LOOKUP_CODE_FAILURES``     failed lookups that lock a code, known or   ``5``
+                                   not (PostgreSQL: every replica) ...
+``HOCBA_LOOKUP_CODE_WINDOW_S``     ... within this many seconds ...            ``900``
+``HOCBA_LOOKUP_CODE_LOCKOUT_S``    ... for this many seconds                   ``900``
+=================================  ==========================================  =========
 """
 
 from __future__ import annotations
@@ -25,10 +50,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.messaging.kafka import KafkaSettings
 from services.messaging.settings import DEFAULT_PG_DSN, SettingsError, env_number
-from services.messaging.topics import RECORDS_SIGNED, RECORDS_STORED
+from services.messaging.topics import RECORDS_SIGNED, RECORDS_STORED, TRANSFERS
+from services.storage.lookup_guard import ClientLimits, CodeLimits
+from services.verification import dev_trust_root, trust_root_paths
 
 __all__ = ["DEFAULT_PG_DSN", "SettingsError", "StorageSettings"]
 
@@ -49,9 +77,20 @@ class StorageSettings:
     pool_size: int = 8
     db_retry_budget_s: float = 60.0
     public_url: str | None = None
+    #: Trust anchors of ``POST /v1/verify`` (read when first needed: the dev PKI may be built
+    #: after storage starts).
+    trust_roots: tuple[Path, ...] = ()
+    verify_concurrency: int = 2
+    verify_max_bytes: int = 10 * 1024 * 1024
+    #: Record lookup: the response-time floor and the limits per client and per code.
+    lookup_min_seconds: float = 0.25
+    lookup_client: ClientLimits = field(default_factory=ClientLimits)
+    lookup_code: CodeLimits = field(default_factory=CodeLimits)
     #: Not from the environment: tests point these at their own topics, group and schema.
     signed_topic: str = RECORDS_SIGNED.name
     stored_topic: str = RECORDS_STORED.name
+    #: Accepted school transfers: each grants the receiving school access (grants.py).
+    transfers_topic: str = TRANSFERS.name
     group_id: str = "hocba-storage"
     pg_schema: str | None = None
 
@@ -99,4 +138,35 @@ class StorageSettings:
             pool_size=pool_size,
             db_retry_budget_s=env_number(env, "HOCBA_STORAGE_DB_RETRY_S", 60.0, float),
             public_url=public_url,
+            transfers_topic=env.get("HOCBA_TRANSFERS_TOPIC", "").strip() or TRANSFERS.name,
+            trust_roots=trust_root_paths(env) or (dev_trust_root(env),),
+            verify_concurrency=_at_least_one(env, "HOCBA_VERIFY_CONCURRENCY", 2),
+            verify_max_bytes=_at_least_one(env, "HOCBA_VERIFY_MAX_BYTES", 10 * 1024 * 1024),
+            lookup_min_seconds=_lookup_min_seconds(env),
+            lookup_client=ClientLimits(
+                rate_per_minute=_at_least_one(env, "HOCBA_LOOKUP_RATE_PER_MINUTE", 30),
+                failures=_at_least_one(env, "HOCBA_LOOKUP_CLIENT_FAILURES", 20),
+                failure_window_s=_at_least_one(env, "HOCBA_LOOKUP_CLIENT_WINDOW_S", 600),
+                lockout_s=_at_least_one(env, "HOCBA_LOOKUP_CLIENT_LOCKOUT_S", 1800),
+            ),
+            lookup_code=CodeLimits(
+                failures=_at_least_one(env, "HOCBA_LOOKUP_CODE_FAILURES", 5),
+                window_s=_at_least_one(env, "HOCBA_LOOKUP_CODE_WINDOW_S", 900),
+                lockout_s=_at_least_one(env, "HOCBA_LOOKUP_CODE_LOCKOUT_S", 900),
+            ),
         )
+
+
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env_number(env, name, default, int)
+    if value < 1:
+        raise SettingsError(f"{name}={value} must be at least 1")
+    return value
+
+
+def _lookup_min_seconds(env: Mapping[str, str]) -> float:
+    # Above a few seconds the floor is an outage, not a precaution.
+    value = env_number(env, "HOCBA_LOOKUP_MIN_SECONDS", 0.25, float)
+    if value > 10:
+        raise SettingsError(f"HOCBA_LOOKUP_MIN_SECONDS={value} must be between 0 and 10")
+    return value

@@ -39,6 +39,7 @@ DSN = os.environ.get("HOCBA_PG_DSN", "postgresql://hocba:hocba@127.0.0.1:5432/ho
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "storage" / "migrations"
 CODEC = default_codec()
 STORED = "vn.edu.hocba.StoredRecord"
+BORN = "2015-08-06"  # the fixtures' student (tests/unit/test_storage_fixtures.py)
 
 
 @pytest.fixture
@@ -274,7 +275,8 @@ async def test_corrections_late_versions_and_lookups_by_code_id_and_pdf(
     assert next_year[1]["lookup_code"] != v1["lookup_code"]
 
     code = v1["lookup_code"]
-    async with aiohttp.ClientSession(headers={"User-Agent": "storage-test"}) as http:
+    headers = {"User-Agent": "storage-test", "X-Birth-Date": BORN}
+    async with aiohttp.ClientSession(headers=headers) as http:
         async with http.get(f"{running.base}/v1/records/{record_id}") as response:
             assert response.status == 200
             by_id = await response.json()
@@ -294,16 +296,14 @@ async def test_corrections_late_versions_and_lookups_by_code_id_and_pdf(
         async with http.get(f"{running.base}/v1/records/{code}/pdf?version=1") as response:
             assert response.status == 200
             old_pdf = await response.read()
-    assert [(v["school_year"], v["version"]) for v in by_id["current_versions"]] == [
+    assert [(v["school_year"], v["version"]) for v in by_id["pages"]] == [
         ("2024-2025", 3),
         ("2025-2026", 1),
     ]
-    (view,) = by_code["current_versions"]
-    assert (view["version"], view["lookup_code"], view["pdf_sha256"]) == (
-        3,
-        code,
-        v3["pdf_sha256"],
-    )
+    # The code names its page; the record's other year is shown, without its code.
+    view, other_year = by_code["pages"]
+    assert (view["version"], view["lookup_code"], view["superseded_versions"]) == (3, code, 2)
+    assert (other_year["is_named_page"], other_year["lookup_code"]) == (False, None)
     assert [s["role"] for s in view["signatures"]] == [
         "HOMEROOM_TEACHER",
         "PRINCIPAL",
@@ -381,7 +381,8 @@ async def test_http_lookup_found_not_found_typo_and_every_read_audited(
     record_id, code = stored["record_id"], stored["lookup_code"]
     typo = code[:-1] + ("0" if code[-1] != "0" else "1")
     missing = "HB0000000000000000"
-    async with aiohttp.ClientSession(headers={"User-Agent": "storage-test"}) as http:
+    headers = {"User-Agent": "storage-test", "X-Birth-Date": BORN}
+    async with aiohttp.ClientSession(headers=headers) as http:
         async with http.get(f"{running.base}/v1/records/{record_id.lower()}") as response:
             assert response.status == 200
             body = await response.json()
@@ -398,32 +399,20 @@ async def test_http_lookup_found_not_found_typo_and_every_read_audited(
             assert response.status == 200
             paths = (await response.json())["paths"]
             assert {"/v1/records/{code}", "/v1/records/{code}/pdf"} <= set(paths)
-    (view,) = body["current_versions"]
-    assert set(view) == {
-        "record_id",
-        "school_year",
-        "version",
-        "grade",
-        "school_code",
-        "year_result",
-        "status",
-        "lookup_code",
-        "supersedes_version",
-        "effective_at",
-        "stored_at",
-        "content_sha256",
-        "pdf_sha256",
-        "pdf_size_bytes",
-        "signatures",
-    }
-    assert (view["version"], view["status"], view["grade"], view["lookup_code"]) == (
+        async with http.get(
+            f"{running.base}/v1/records/{code}", headers={"X-Birth-Date": "2015-08-07"}
+        ) as response:
+            assert response.status == 404
+            assert await response.json() == error  # a wrong birth date: the same answer
+    (view,) = body["pages"]
+    assert (view["version"], view["grade"], view["lookup_code"], view["signed_complete"]) == (
         1,
-        "SIGNED",
         4,
         code,
+        True,
     )
-    assert len(view["content_sha256"]) == len(view["pdf_sha256"]) == 64
-    assert "Nguyễn Thị Minh Anh" not in str(body)  # no personal data of the record
+    assert body["student_name"] == "Nguyễn Thị Minh Anh"
+    assert BORN not in str(body) and record_id not in str(body)  # nothing else of the record
     assert error["code"] == "E_RECORD_NOT_FOUND" and error["message_vi"] and error["message_en"]
     assert invalid["code"] == "E_LOOKUP_CODE_INVALID"
 
@@ -432,6 +421,9 @@ async def test_http_lookup_found_not_found_typo_and_every_read_audited(
     assert read.actor.startswith("http:127.0.0.1") and read.detail["user_agent"] == "storage-test"
     assert read.detail["versions"] == [{"school_year": "2024-2025", "version": 1}]
     assert [e.detail["resource"] for e in await store.reads_of_code(missing)] == ["record", "pdf"]
+    # The wrong birth date was refused and names no record.
+    refused = [e for e in await store.reads_of_code(code) if e.action != "READ"]
+    assert [(e.action, e.record_id) for e in refused] == [("READ_REFUSED", None)]
     (typo_read,) = await store.reads_of_code(typo)
     assert (typo_read.action, typo_read.detail["error"]) == (
         "READ_NOT_FOUND",

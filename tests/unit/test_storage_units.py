@@ -8,13 +8,11 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 import services.storage
 from services.core.lookup_code import format_lookup_code
@@ -30,7 +28,6 @@ from services.storage.errors import (
     translate_db_error,
 )
 from services.storage.handlers import StoreSignedRecords
-from services.storage.http import RecordsApi, load_openapi, version_view
 from services.storage.mapping import Refusal, candidate_from_signed, stored_record_datum
 from services.storage.metrics import StorageMetrics
 from services.storage.record_ids import CodeKind, RecordCode, is_record_id, normalise, parse_code
@@ -556,147 +553,7 @@ async def test_a_value_the_database_refuses_is_isolated_and_refused_alone() -> N
     )
 
 
-# --- HTTP over the in-memory store ------------------------------------------------------
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[tuple[TestClient[Any, Any], MemoryStore, StorageMetrics]]:
-    store = MemoryStore()
-    metrics = StorageMetrics(ServiceMetrics("storage"))
-    app = web.Application()
-    app.add_routes(RecordsApi(store, metrics, load_openapi()).routes())
-    async with TestClient(TestServer(app)) as client:
-        yield client, store, metrics
-
-
-async def test_lookup_by_code_in_any_form_and_by_record_id(
-    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
-) -> None:
-    client, store, metrics = api
-    v1, v2 = signed_record("HS1"), signed_record("HS1", version=2, days_absent=8)
-    await store.store_batch([delivery(v1), delivery(v2)])
-    code = v1["lookup_code"]
-    for typed in (code, code.lower(), code.replace("-", ""), code.replace("-", " ").lower()):
-        response = await client.get(f"/v1/records/{typed}")
-        assert response.status == 200, typed
-        body = await response.json()
-        assert response.headers["Cache-Control"] == "no-store"
-        (view,) = body["current_versions"]
-        assert (body["record_id"], view["version"], view["lookup_code"]) == (
-            v1["record_id"],
-            2,
-            code,
-        )
-    assert (view["pdf_sha256"], view["pdf_size_bytes"]) == (v2["pdf_sha256"], len(v2["pdf"]))
-    assert view["effective_at"] == "2025-05-25T09:30:00.000Z"
-    assert view["signatures"][1] == {
-        "role": "PRINCIPAL",
-        "signer_name": "Phạm Thị Hiệu",
-        "certificate_sha256": hashlib.sha256(b"PRINCIPAL").hexdigest(),
-        "signed_at": "2025-05-25T09:27:00.000Z",
-    }
-    assert "Nguyễn Thị Minh Anh" not in json.dumps(body, ensure_ascii=False)
-    response = await client.get(f"/v1/records/{v1['record_id'].lower()}")
-    assert response.status == 200
-    assert [v["version"] for v in (await response.json())["current_versions"]] == [2]
-    found = _sample(metrics, "hocba_storage_reads_total", resource="record", outcome="found")
-    assert found == 5
-
-
-async def test_a_typo_is_400_an_unknown_code_404_and_both_are_audited(
-    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
-) -> None:
-    client, store, _ = api
-    wrong_check = CODE[:-1] + ("0" if CODE[-1] != "0" else "1")
-    response = await client.get(f"/v1/records/{wrong_check}")
-    assert response.status == 400
-    body = await response.json()
-    assert body["code"] == "E_LOOKUP_CODE_INVALID" and body["message_vi"] and body["message_en"]
-    response = await client.get(f"/v1/records/{wrong_check}/pdf")
-    assert response.status == 400
-    response = await client.get(f"/v1/records/{CODE}")
-    assert response.status == 404
-    assert (await response.json())["code"] == "E_RECORD_NOT_FOUND"
-    response = await client.get(f"/v1/records/{CODE}/pdf")
-    assert response.status == 404
-    assert (await response.json())["code"] == "E_RECORD_NOT_FOUND"
-    typo_reads = await store.reads_of_code(wrong_check)
-    assert [(e.action, e.detail["error"], e.detail["resource"]) for e in typo_reads] == [
-        ("READ_NOT_FOUND", "E_LOOKUP_CODE_INVALID", "record"),
-        ("READ_NOT_FOUND", "E_LOOKUP_CODE_INVALID", "pdf"),
-    ]
-    assert [e.action for e in await store.reads_of_code(CODE)] == ["READ_NOT_FOUND"] * 2
-
-
-async def test_the_pdf_with_its_etag_and_an_older_version_on_request(
-    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
-) -> None:
-    client, store, metrics = api
-    v1, v2 = signed_record("HS1"), signed_record("HS1", version=2, days_absent=8)
-    await store.store_batch([delivery(v1), delivery(v2)])
-    code = v1["lookup_code"]
-    response = await client.get(f"/v1/records/{code}/pdf")
-    assert response.status == 200
-    assert response.content_type == "application/pdf"
-    assert await response.read() == v2["pdf"]
-    etag = f'"{v2["pdf_sha256"]}"'
-    assert response.headers["ETag"] == etag
-    assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="hocba-{v1["record_id"]}-2024-2025-v2.pdf"'
-    )
-    response = await client.get(f"/v1/records/{code}/pdf", headers={"If-None-Match": etag})
-    assert response.status == 304 and await response.read() == b""
-    response = await client.get(f"/v1/records/{code}/pdf?version=1")
-    assert await response.read() == v1["pdf"]
-    assert response.headers["ETag"] == f'"{v1["pdf_sha256"]}"'
-    response = await client.get(f"/v1/records/{v1['record_id']}/pdf?school_year=2024-2025")
-    assert await response.read() == v2["pdf"]
-    response = await client.get(f"/v1/records/{code}/pdf?school_year=2025-2026")
-    assert response.status == 404
-    for query in ("version=0", "version=x", "version=99999999999", "school_year=2024"):
-        response = await client.get(f"/v1/records/{code}/pdf?{query}")
-        assert response.status == 400, query
-        assert (await response.json())["code"] == "E_LOOKUP_QUERY_INVALID"
-    reads = await store.reads_of_code(code)
-    assert [e.action for e in reads] == ["READ"] * 3 + ["READ_NOT_FOUND"] * 5
-    assert reads[0].detail["resource"] == "pdf" and reads[0].version == 2
-    served = _sample(metrics, "hocba_storage_pdf_served_bytes_total")
-    assert served == len(v2["pdf"]) + len(v1["pdf"]) + len(v2["pdf"])
-
-
-async def test_an_unavailable_store_is_503_and_nothing_is_answered(
-    api: tuple[TestClient[Any, Any], MemoryStore, StorageMetrics],
-) -> None:
-    client, store, _ = api
-
-    async def down(*args: Any, **kwargs: Any) -> Any:
-        raise StorageUnavailableError("down")
-
-    store.read_current = down  # type: ignore[method-assign]
-    store.read_pdf = down  # type: ignore[method-assign]
-    for path in (f"/v1/records/{CODE}", f"/v1/records/{CODE}/pdf", "/v1/records/typo"):
-        response = await client.get(path)
-        assert response.status == 503, path
-        assert (await response.json())["code"] == "E_STORAGE_UNAVAILABLE"
-
-
-# --- OpenAPI and public surface ---------------------------------------------------------
-
-
-def test_openapi_document_describes_every_route() -> None:
-    document = load_openapi()
-    assert document["openapi"].startswith("3.")
-    api = RecordsApi(MemoryStore(), StorageMetrics(ServiceMetrics("storage")), document)
-    served = {route.path for route in api.routes()}
-    assert served <= set(document["paths"])
-    assert {"/healthz", "/readyz", "/metrics"} <= set(document["paths"])
-    schemas = document["components"]["schemas"]
-    assert set(schemas["Error"]["required"]) == {"code", "message_vi", "message_en"}
-    view = schemas["VersionSummary"]
-    version = StoredVersion(**{**dataclasses.asdict(_stored()), "signatures": ()})
-    assert set(view["required"]) == set(view["properties"]) == set(version_view(version))
-    pdf = document["paths"]["/v1/records/{code}/pdf"]["get"]["responses"]
-    assert {"200", "304", "400", "404", "503"} <= set(pdf)
+# --- public surface (the lookup API: tests/unit/test_storage_lookup_http.py) -----------
 
 
 def test_public_surface() -> None:
