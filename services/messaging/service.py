@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.messaging.metrics import ServiceMetrics
@@ -89,9 +90,11 @@ class ServiceShell:
     routes: Sequence[web.RouteDef] = ()
     ready_checks: Sequence[ReadyCheck] = ()
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    #: aiohttp middlewares around every route (e.g. storage's client address behind proxies).
+    middlewares: Sequence[Middleware] = ()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=list(self.middlewares))
         app.add_routes(
             [
                 web.get("/metrics", self._metrics),

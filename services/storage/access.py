@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import Any, Final, Literal
 
 import asyncpg
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from services.storage.errors import StorageError, translate_db_error
 
@@ -38,9 +40,13 @@ __all__ = [
     "ClientKind",
     "PgAccessStore",
     "Requester",
+    "TrustedProxies",
     "authenticate",
     "check_purpose",
+    "client_address",
+    "forwarded_for",
     "new_token",
+    "parse_trusted_proxies",
     "token_digest",
 ]
 
@@ -133,6 +139,57 @@ class AccessDenied(Exception):
             status=self.status,
             headers=headers,
         )
+
+
+TrustedProxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def parse_trusted_proxies(text: str) -> TrustedProxies:
+    """``HOCBA_TRUSTED_PROXIES``: comma-separated addresses or CIDR networks of the proxies
+    (ingress, load balancer) whose ``X-Forwarded-For`` is believed. Raises ValueError."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+    )
+
+
+def _trusted(address: str, proxies: TrustedProxies) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def client_address(peer: str | None, forwarded_for: str, proxies: TrustedProxies) -> str:
+    """The address a request came from, for the lookup limits and the audit trail.
+
+    Behind a proxy every request comes from the proxy: then (and only when the peer is a
+    trusted proxy) the nearest address in ``X-Forwarded-For`` that is not itself a trusted
+    proxy is the client's. A forged header from a client talking to the service directly
+    changes nothing, since its peer is not trusted.
+    """
+    address = peer or "unknown"
+    if not proxies or not _trusted(address, proxies):
+        return address
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else address
+
+
+def forwarded_for(proxies: TrustedProxies) -> Middleware:
+    """An aiohttp middleware setting ``request.remote`` to :func:`client_address`."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        header = request.headers.get("X-Forwarded-For", "")
+        address = client_address(request.remote, header, proxies)
+        if address != request.remote:
+            request = request.clone(remote=address)
+        return await handler(request)
+
+    return middleware
 
 
 def new_token() -> str:

@@ -21,7 +21,7 @@ import asyncpg
 from services.messaging.metrics import ServiceMetrics
 from services.messaging.pipeline import TransactionalPipeline
 from services.messaging.service import ServiceShell, run_service
-from services.storage.access import PgAccessStore
+from services.storage.access import PgAccessStore, forwarded_for
 from services.storage.admissions import AdmissionsApi, PgAdmissionChecks
 from services.storage.errors import StorageError
 from services.storage.grants import PgGrantStore, TransferGrants
@@ -147,6 +147,7 @@ async def bootstrap(
             metrics=shared,
             host=settings.http_host,
             port=settings.http_port,
+            middlewares=[forwarded_for(settings.trusted_proxies)],
             routes=[
                 *RecordsApi(lookup, PgAccessStore(pool), storage_metrics, openapi).routes(),
                 *admissions.routes(),

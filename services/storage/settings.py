@@ -42,6 +42,9 @@ variable                           meaning                                     d
                                    not (PostgreSQL: every replica) ...
 ``HOCBA_LOOKUP_CODE_WINDOW_S``     ... within this many seconds ...            ``900``
 ``HOCBA_LOOKUP_CODE_LOCKOUT_S``    ... for this many seconds                   ``900``
+``HOCBA_TRUSTED_PROXIES``          addresses or networks (comma-separated) of  (none: the
+                                   the ingress/load balancer in front, whose   peer is the
+                                   ``X-Forwarded-For`` then names the client   client)
 =================================  ==========================================  =========
 """
 
@@ -55,6 +58,7 @@ from pathlib import Path
 from services.messaging.kafka import KafkaSettings
 from services.messaging.settings import DEFAULT_PG_DSN, SettingsError, env_number
 from services.messaging.topics import RECORDS_SIGNED, RECORDS_STORED, TRANSFERS
+from services.storage.access import TrustedProxies, parse_trusted_proxies
 from services.storage.lookup_guard import ClientLimits, CodeLimits
 from services.verification import dev_trust_root, trust_root_paths
 
@@ -86,6 +90,8 @@ class StorageSettings:
     lookup_min_seconds: float = 0.25
     lookup_client: ClientLimits = field(default_factory=ClientLimits)
     lookup_code: CodeLimits = field(default_factory=CodeLimits)
+    #: Proxies whose X-Forwarded-For names the client (the limits and the audit need it).
+    trusted_proxies: TrustedProxies = ()
     #: Not from the environment: tests point these at their own topics, group and schema.
     signed_topic: str = RECORDS_SIGNED.name
     stored_topic: str = RECORDS_STORED.name
@@ -143,6 +149,7 @@ class StorageSettings:
             verify_concurrency=_at_least_one(env, "HOCBA_VERIFY_CONCURRENCY", 2),
             verify_max_bytes=_at_least_one(env, "HOCBA_VERIFY_MAX_BYTES", 10 * 1024 * 1024),
             lookup_min_seconds=_lookup_min_seconds(env),
+            trusted_proxies=_trusted_proxies(env),
             lookup_client=ClientLimits(
                 rate_per_minute=_at_least_one(env, "HOCBA_LOOKUP_RATE_PER_MINUTE", 30),
                 failures=_at_least_one(env, "HOCBA_LOOKUP_CLIENT_FAILURES", 20),
@@ -155,6 +162,17 @@ class StorageSettings:
                 lockout_s=_at_least_one(env, "HOCBA_LOOKUP_CODE_LOCKOUT_S", 900),
             ),
         )
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> TrustedProxies:
+    text = env.get("HOCBA_TRUSTED_PROXIES", "")
+    try:
+        return parse_trusted_proxies(text)
+    except ValueError as exc:
+        raise SettingsError(
+            f"HOCBA_TRUSTED_PROXIES={text!r}: not a comma-separated list of addresses or "
+            f"networks ({exc})"
+        ) from exc
 
 
 def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 from typing import Any
 
@@ -11,7 +12,15 @@ import pytest
 
 from services.core.lookup_code import format_lookup_code
 from services.messaging.metrics import ServiceMetrics
-from services.storage.access import AccessClient, ClientKind, Requester
+from services.messaging.settings import SettingsError
+from services.storage.access import (
+    AccessClient,
+    ClientKind,
+    Requester,
+    client_address,
+    forwarded_for,
+    parse_trusted_proxies,
+)
 from services.storage.errors import StorageUnavailableError
 from services.storage.lookup import (
     AccessEntry,
@@ -43,6 +52,7 @@ from services.storage.lookup_guard import (
 )
 from services.storage.lookup_store import page_view
 from services.storage.metrics import StorageMetrics
+from services.storage.settings import StorageSettings
 
 pytestmark = pytest.mark.unit
 
@@ -471,3 +481,47 @@ def test_access_log_json_names_clients_and_holders_never_addresses() -> None:
     )
     assert holder["at"] == "2025-06-01T08:00:00.000Z" and body["truncated"] is False
     assert AccessLog("x", entries, truncated=True).as_json()["truncated"]
+
+
+# -- the client's address behind trusted proxies ------------------------------------------
+
+
+def test_the_client_address_is_taken_from_x_forwarded_for_only_behind_a_trusted_proxy() -> None:
+    proxies = parse_trusted_proxies("10.0.0.0/8, 192.168.1.7")
+    # No proxies configured, or a peer that is not one: the header is ignored (forgeable).
+    assert client_address("203.0.113.5", "198.51.100.1", ()) == "203.0.113.5"
+    assert client_address("203.0.113.5", "198.51.100.1", proxies) == "203.0.113.5"
+    # Behind the ingress: the nearest hop that is not a trusted proxy.
+    assert client_address("10.1.2.3", "198.51.100.1", proxies) == "198.51.100.1"
+    assert client_address("10.1.2.3", "6.6.6.6, 198.51.100.1, 192.168.1.7", proxies) == (
+        "198.51.100.1"
+    )
+    # Only proxies in the chain: the first of them; no header: the peer.
+    assert client_address("10.1.2.3", "10.9.9.9", proxies) == "10.9.9.9"
+    assert client_address("10.1.2.3", "", proxies) == "10.1.2.3"
+    assert client_address(None, "", proxies) == "unknown"
+    with pytest.raises(ValueError):
+        parse_trusted_proxies("10.0.0.0/8, not-an-address")
+    with pytest.raises(SettingsError):
+        StorageSettings.from_env({"HOCBA_TRUSTED_PROXIES": "10.0.0.0/33"})
+    assert StorageSettings.from_env({"HOCBA_TRUSTED_PROXIES": "10.0.0.0/8"}).trusted_proxies == (
+        ipaddress.ip_network("10.0.0.0/8"),
+    )
+
+
+async def test_the_middleware_hands_the_forwarded_client_to_every_route() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text=request.remote or "")
+
+    def app(proxies: str) -> web.Application:
+        built = web.Application(middlewares=[forwarded_for(parse_trusted_proxies(proxies))])
+        built.router.add_get("/", echo)
+        return built
+
+    for proxies, seen in (("127.0.0.1", "198.51.100.1"), ("", "127.0.0.1")):
+        async with TestClient(TestServer(app(proxies), host="127.0.0.1")) as client:
+            answer = await client.get("/", headers={"X-Forwarded-For": "198.51.100.1"})
+            assert await answer.text() == seen
