@@ -254,6 +254,8 @@ class OutcomeWatch:
     signing_refusals: dict[str, list[str]] = field(default_factory=dict)
     #: Records whose stored version the national database acknowledged (201 or 200).
     synced: dict[str, str] = field(default_factory=dict)
+    #: The lookup code (mã số tra cứu) of each stored record.
+    lookup_codes: dict[str, str] = field(default_factory=dict)
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -340,6 +342,8 @@ class OutcomeWatch:
                 value = decoded.value
                 if tp.topic == RECORDS_STORED.name and value["record_key"] in self.keys:
                     self.stored[value["record_key"]] = value["version"]
+                    if value["lookup_code"] is not None:
+                        self.lookup_codes[value["record_key"]] = value["lookup_code"]
                     self.first_stored_at.setdefault(value["record_key"], time.monotonic())
                     seen += 1
                 elif tp.topic == RECORDS_INVALID.name and value["record_key"] in self.keys:
@@ -487,6 +491,7 @@ async def _run_demo(
             elapsed = time.monotonic() - started
         finally:
             await watch.stop()
+        tried = await _try_one(processes, year, watch)
     except ServiceNotReadyError as exc:
         console.print(f"[red]{exc}[/red]")
         return 1
@@ -494,10 +499,69 @@ async def _run_demo(
         if not args.keep_running:
             processes.stop_all()
     console.print(_summary(year, watch, elapsed, http))
+    if tried is not None:
+        console.print(tried)
     if not watch.synced_all(year):
         console.print(f"[red]not every record had an outcome after {args.timeout:.0f} s[/red]")
         return 1
     return 0
+
+
+async def _try_one(
+    processes: ServiceProcesses, year: DemoYear, watch: OutcomeWatch
+) -> Table | None:
+    """Look one stored record up (code + date of birth) and verify its PDF, as a parent and
+    a receiving school would: what the storage API answers, for the reader to try next."""
+    stored = [r for r in year.records if year.key_of(r) in watch.lookup_codes]
+    if not stored:
+        return None
+    chosen = stored[0]
+    code = watch.lookup_codes[year.key_of(chosen)]
+    birth = chosen.record["student"]["date_of_birth"]
+    birth_text = birth.isoformat() if isinstance(birth, dt.date) else str(birth)
+    table = Table(title="One record to try (tra cứu và xác minh)")
+    table.add_column("what")
+    table.add_column("answer", overflow="fold")
+    table.add_row("lookup code / date of birth", f"{code} / {birth_text}")
+    table.add_row("web page", processes.url("storage", f"/tra-cuu/{code}"))
+    try:
+        await _ask_storage(processes, code, birth_text, table)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        table.add_row("storage", f"did not answer: {exc!r}")
+    return table
+
+
+async def _ask_storage(
+    processes: ServiceProcesses, code: str, birth_text: str, table: Table
+) -> None:
+    lookup_url = processes.url("storage", f"/v1/records/{code}")
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        headers = {"X-Birth-Date": birth_text}
+        async with session.get(lookup_url, headers=headers) as answer:
+            found = await answer.json() if answer.status == 200 else None
+            table.add_row(
+                "GET /v1/records/{code}",
+                f"{answer.status}: {found['student_name']}" if found else str(answer.status),
+            )
+        async with session.get(f"{lookup_url}/pdf", headers=headers) as answer:
+            pdf = await answer.read() if answer.status == 200 else b""
+            table.add_row("GET /v1/records/{code}/pdf", f"{answer.status}, {len(pdf):,} bytes")
+        if pdf:
+            async with session.post(
+                processes.url("storage", "/v1/verify"),
+                data=pdf,
+                headers={"Content-Type": "application/pdf"},
+            ) as answer:
+                verdict = await answer.json() if answer.status == 200 else None
+                table.add_row(
+                    "POST /v1/verify",
+                    f"{answer.status}: signatures "
+                    f"{'valid' if verdict['report']['valid'] else 'NOT valid'}, platform: "
+                    f"{verdict['platform']['status']}"
+                    if verdict
+                    else str(answer.status),
+                )
 
 
 def _handle(args: argparse.Namespace) -> int:
