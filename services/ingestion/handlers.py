@@ -275,7 +275,17 @@ class Ingestor:
             await record()
         except StoreUnavailableError:
             self.metrics.transfer_record_failures.labels(self.metrics.service).inc(len(transfers))
-            _log.error("could not record %d accepted transfers", len(transfers))
+            # One line per transfer, with what the runbook needs to have it re-sent.
+            for t in transfers:
+                _log.error(
+                    "could not record an accepted transfer",
+                    extra={
+                        "event_id": t.event_id,
+                        "vendor_id": t.vendor_id,
+                        "from_school": t.from_school,
+                        "to_school": t.to_school,
+                    },
+                )
             return {t.event_id for t in transfers}
         return set()
 

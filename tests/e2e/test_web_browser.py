@@ -46,10 +46,14 @@ import asyncpg
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from services.cli.demo import (
@@ -357,13 +361,34 @@ def follow(driver: WebDriver, selector: str) -> None:
         # chromedriver may report "node does not belong to the document" when the click's
         # navigation replaced the page before the command finished: the click happened.
         try:
-            WebDriverWait(driver, 5, poll_frequency=0.05).until(
-                expected_conditions.staleness_of(before)
-            )
+            WebDriverWait(driver, 5, poll_frequency=0.05).until(replaced(before))
         except TimeoutException:
             raise failure from None
-    wait.until(expected_conditions.staleness_of(before))
+    wait.until(replaced(before))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def replaced(element: WebElement) -> Callable[[WebDriver], bool]:
+    """A wait condition: ``element``'s page has been replaced by the next one.
+
+    Selenium's ``staleness_of`` knows only StaleElementReferenceException; chromedriver
+    answers a probe that races the navigation with an "unknown error" whose message says
+    the node "does not belong to the document" — the same fact, so it counts as replaced
+    (chromedriver gives no other attribute to tell it by).
+    """
+
+    def check(_: WebDriver) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in (exc.msg or ""):
+                return True
+            raise
+        return False
+
+    return check
 
 
 def type_birth_date(driver: WebDriver, date: dt.date) -> None:

@@ -167,12 +167,13 @@ def exported_series() -> dict[str, str]:
 # --- the dashboards -----------------------------------------------------------------------
 
 
-def test_there_are_the_four_dashboards() -> None:
+def test_there_are_the_five_dashboards() -> None:
     assert {path.stem for path in dashboard_files()} == {
         "pipeline-overview",
         "vendors",
         "signing",
         "national-sync",
+        "records-use",
     }
 
 
