@@ -20,72 +20,25 @@ search path). Exit codes: 0 done, 1 refused (the id exists; no such active clien
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
-import os
 import re
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
 from rich.console import Console
 from rich.table import Table
 
-from services.messaging.settings import DEFAULT_PG_DSN
+from services.cli.database import add_database_arguments, run_on_database
 from services.storage.access import AccessClient, ClientKind, PgAccessStore
-from services.storage.errors import StorageError
 
-__all__ = ["VIETNAM_TIME", "add_database_arguments", "connect", "local_time", "register"]
+__all__ = ["VIETNAM_TIME", "local_time", "register"]
 
 # The CHECK of access_clients.client_id (migration 0006), to say so before asking.
 _CLIENT_ID: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 #: Operators read and type times in Vietnam time.
 VIETNAM_TIME: Final = dt.timezone(dt.timedelta(hours=7), "ICT")
-
-
-def add_database_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--dsn`` and ``--schema``, as the record store's operator commands take them."""
-    parser.add_argument(
-        "--dsn",
-        default=os.environ.get("HOCBA_PG_DSN", DEFAULT_PG_DSN),
-        help="PostgreSQL DSN of the record store (default: HOCBA_PG_DSN)",
-    )
-    parser.add_argument(
-        "--schema", help="the schema of the storage tables (default: the DSN's search path)"
-    )
-
-
-async def connect(args: argparse.Namespace) -> asyncpg.Pool:
-    """A small pool on ``--dsn`` (``search_path`` pinned to ``--schema``); raises
-    :class:`OSError`, :class:`asyncpg.PostgresError` ... when the database does not answer."""
-    settings = {"application_name": "hocba-cli"}
-    if args.schema:
-        settings["search_path"] = args.schema
-    return await asyncpg.create_pool(
-        args.dsn, min_size=1, max_size=2, timeout=10, server_settings=settings
-    )
-
-
-_CONNECT_ERRORS: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
-
-
-def _run(
-    prog: str, args: argparse.Namespace, work: Callable[[asyncpg.Pool], Awaitable[int]]
-) -> int:
-    async def main() -> int:
-        pool = await connect(args)
-        try:
-            return await work(pool)
-        finally:
-            await pool.close()
-
-    try:
-        return asyncio.run(main())
-    except (StorageError, *_CONNECT_ERRORS) as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
 
 
 def _client_json(client: AccessClient) -> dict[str, Any]:
@@ -137,7 +90,7 @@ def _add(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _run("hocba access add-client", args, work)
+    return run_on_database("hocba access add-client", args, work)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -163,7 +116,7 @@ def _list(args: argparse.Namespace) -> int:
         Console().print(table)
         return 0
 
-    return _run("hocba access list", args, work)
+    return run_on_database("hocba access list", args, work)
 
 
 def local_time(value: dt.datetime | None, *, seconds: bool = False) -> str:
@@ -185,7 +138,7 @@ def _revoke(args: argparse.Namespace) -> int:
         )
         return 1
 
-    return _run("hocba access revoke", args, work)
+    return run_on_database("hocba access revoke", args, work)
 
 
 def register(subparsers: Any) -> None:

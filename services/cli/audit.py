@@ -19,20 +19,18 @@ Exit codes: 0 rows found, 1 nothing found, 2 bad arguments or the database unrea
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
-import asyncpg
 from rich.console import Console
 from rich.table import Table
 
-from services.cli.access import VIETNAM_TIME, add_database_arguments, connect, local_time
+from services.cli.access import VIETNAM_TIME, local_time
+from services.cli.database import add_database_arguments, run_on_database
 from services.storage.audit_query import AUDIT_ACTIONS, AuditRow, AuditSearch, PgAuditQuery
-from services.storage.errors import StorageError
 from services.storage.record_ids import parse_code
 
 __all__ = ["register"]
@@ -41,7 +39,6 @@ _MAX_LIMIT: Final = 100_000
 _DETAIL_MAX: Final = 60
 # Detail keys worth a glance in a table row, in order (the whole detail is in --json).
 _DETAIL_KEYS: Final = ("request_id", "resource", "code", "reason", "status", "queries", "address")
-_CONNECT_ERRORS: Final = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def _instant(text: str, *, end_of_day: bool) -> dt.datetime:
@@ -117,20 +114,10 @@ def _print(rows: Sequence[AuditRow], title: str, as_json: bool) -> None:
     Console().print(table)
 
 
-def _run(prog: str, args: argparse.Namespace, work: Callable[[PgAuditQuery], Any]) -> int:
-    async def main() -> int:
-        pool = await connect(args)
-        try:
-            result: int = await work(PgAuditQuery(pool))
-            return result
-        finally:
-            await pool.close()
-
-    try:
-        return asyncio.run(main())
-    except (StorageError, *_CONNECT_ERRORS) as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 2
+def _run(
+    prog: str, args: argparse.Namespace, work: Callable[[PgAuditQuery], Awaitable[int]]
+) -> int:
+    return run_on_database(prog, args, lambda pool: work(PgAuditQuery(pool)))
 
 
 def _found(rows: Sequence[AuditRow], prog: str, what: str) -> int:

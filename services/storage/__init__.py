@@ -1,8 +1,11 @@
 """The storage service (lưu trữ học bạ): signed records → PostgreSQL → hocba.records.stored.
 
 Append-only record versions as the signing service issued them (PDF, signatures, lookup
-code), a current pointer per school year, an audit trail, and the HTTP lookup API
-(``GET /v1/records/{code}`` and ``.../pdf``). Run it with ``python -m services.storage``.
+code), a current pointer per school year and an audit trail of every write and read. Over
+HTTP: the lookup by code and date of birth (``GET /v1/records/{code}``, ``.../pdf``,
+``.../access-log``) and its web pages (``/tra-cuu``, ``/xac-minh``), verification
+(``POST /v1/verify``), the schools' reads (``GET /v1/students/{student_id}/records``) and
+admission checks (``POST /v1/admissions/checks``). Run it with ``python -m services.storage``.
 """
 
 from __future__ import annotations

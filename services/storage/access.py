@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -32,6 +32,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from services.storage.answers import RefusedRequest
 from services.storage.errors import StorageError, translate_db_error
 
 __all__ = [
@@ -120,25 +121,13 @@ class Requester:
         return detail
 
 
-class AccessDenied(Exception):
+class AccessDenied(RefusedRequest):
     """A request's credentials are not acceptable; carries the HTTP answer's parts."""
 
-    def __init__(self, status: int, code: str, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.status = status
-        self.code = code
-        self.message_vi = message_vi
-        self.message_en = message_en
-
-    def response(self) -> web.Response:
-        headers = {"Cache-Control": "no-store"}
+    def headers(self) -> Mapping[str, str]:
         if self.status == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="hocba"'
-        return web.json_response(
-            {"code": self.code, "message_vi": self.message_vi, "message_en": self.message_en},
-            status=self.status,
-            headers=headers,
-        )
+            return {"WWW-Authenticate": 'Bearer realm="hocba"'}
+        return {}
 
 
 TrustedProxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]

@@ -61,6 +61,8 @@ from services.storage.access import (
     authenticate,
     check_purpose,
 )
+from services.storage.answers import NO_STORE, RefusedRequest, storage_unavailable
+from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import StorageError, translate_db_error
 from services.storage.metrics import StorageMetrics
 from services.storage.record_ids import CodeKind, parse_code
@@ -343,18 +345,8 @@ def decide_entry(
 # --- request bodies --------------------------------------------------------------------
 
 
-class RequestError(Exception):
+class RequestError(RefusedRequest):
     """A request the check refuses as a whole; carries the HTTP answer's parts."""
-
-    def __init__(self, status: int, code: str, message_vi: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.status = status
-        self.code = code
-        self.message_vi = message_vi
-        self.message_en = message_en
-
-    def response(self) -> web.Response:
-        return _error(self.status, self.code, self.message_vi, self.message_en)
 
 
 def _invalid(detail_vi: str, detail_en: str) -> RequestError:
@@ -507,17 +499,6 @@ JOIN current_versions c
   ON (c.record_id, c.school_year, c.version) = (v.record_id, v.school_year, v.version)
 WHERE v.national_id = ANY($1::text[]) AND v.grade = 5
 """
-_AUDIT_COPY_COLUMNS: Final = (
-    "actor",
-    "vendor_id",
-    "action",
-    "record_id",
-    "school_year",
-    "version",
-    "detail",
-    "client_id",
-    "purpose",
-)
 _DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
@@ -585,16 +566,15 @@ def audit_rows(entries: Sequence[AdmissionEntry], audit: CheckAudit) -> list[tup
     def row(
         action: str, page: tuple[str, str, int] | None, detail: dict[str, Any]
     ) -> tuple[Any, ...]:
-        return (
+        return audit_row(
             audit.requester.actor,
-            None,
             action,
-            None if page is None else page[0],
-            None if page is None else page[1],
-            None if page is None else page[2],
-            json.dumps({**base, **detail}, ensure_ascii=False),
-            audit.client.client_id,
-            audit.purpose,
+            record_id=None if page is None else page[0],
+            school_year=None if page is None else page[1],
+            version=None if page is None else page[2],
+            detail={**base, **detail},
+            client_id=audit.client.client_id,
+            purpose=audit.purpose,
         )
 
     rows = [
@@ -638,9 +618,7 @@ class PgAdmissionChecks:
                     decide_entry(q, found.get(q.key, []) if q.key else [], client) for q in queries
                 ]
                 rows = audit_rows(entries, CheckAudit(requester, client, purpose, request_id, kind))
-                await conn.copy_records_to_table(
-                    "record_audit", records=rows, columns=_AUDIT_COPY_COLUMNS
-                )
+                await insert_audit_rows(conn, rows)
                 return entries
         except _DB_ERRORS as exc:
             raise translate_db_error(exc, "admission_check") from exc
@@ -652,14 +630,6 @@ class PgAdmissionChecks:
 
 
 # --- HTTP -------------------------------------------------------------------------------
-
-
-def _error(status: int, code: str, message_vi: str, message_en: str) -> web.Response:
-    return web.json_response(
-        {"code": code, "message_vi": message_vi, "message_en": message_en},
-        status=status,
-        headers={"Cache-Control": "no-store"},
-    )
 
 
 def _wants_csv(request: web.Request) -> bool:
@@ -749,7 +719,7 @@ class AdmissionsApi:
             )
             return self._answer(outcome, refused.response())
         except StorageError:
-            return self._answer("unavailable", _unavailable())
+            return self._answer("unavailable", storage_unavailable())
         self._metrics.admission_entries.labels(self._metrics.service).observe(len(asked.entries))
         queries = [parse_query(asked.kind, text) for text in asked.entries]
         try:
@@ -762,14 +732,14 @@ class AdmissionsApi:
                 request_id=request_id,
             )
         except StorageError:
-            return self._answer("unavailable", _unavailable())
+            return self._answer("unavailable", storage_unavailable())
         counts = {status.value: 0 for status in EntryStatus}
         for entry in entries:
             counts[entry.status.value] += 1
         for status, count in counts.items():
             if count:
                 self._metrics.admission_checks.labels(self._metrics.service, status).inc(count)
-        headers = {"Cache-Control": "no-store", "X-Request-Id": request_id}
+        headers = {**NO_STORE, "X-Request-Id": request_id}
         if as_csv:
             headers["Content-Disposition"] = (
                 f'attachment; filename="kiem-tra-tuyen-sinh-{request_id}.csv"'
@@ -791,12 +761,3 @@ class AdmissionsApi:
             "entries": [e.as_json() for e in entries],
         }
         return self._answer("checked", web.json_response(body, headers=headers))
-
-
-def _unavailable() -> web.Response:
-    return _error(
-        503,
-        "E_STORAGE_UNAVAILABLE",
-        "Kho học bạ tạm thời không truy cập được; vui lòng thử lại sau.",
-        "The record store is temporarily unavailable; please retry later.",
-    )

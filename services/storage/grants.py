@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
@@ -30,6 +29,7 @@ import asyncpg
 
 from services.messaging.codec import AvroCodec, DecodeFailure, default_codec
 from services.messaging.pipeline import Incoming
+from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import StorageUnavailableError, translate_db_error
 from services.storage.metrics import StorageMetrics
 
@@ -156,17 +156,6 @@ ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """
 _RECORD_IDS = "SELECT student_id, record_id FROM records WHERE student_id = ANY($1::text[])"
-_AUDIT_COLUMNS: Final = (
-    "actor",
-    "vendor_id",
-    "action",
-    "record_id",
-    "school_year",
-    "version",
-    "detail",
-    "client_id",
-    "purpose",
-)
 
 
 class PgGrantStore:
@@ -201,23 +190,18 @@ class PgGrantStore:
                     for r in await conn.fetch(_RECORD_IDS, sorted({g.student_id for g in fresh}))
                 }
                 rows = [
-                    (
+                    audit_row(
                         self.actor,
-                        g.vendor_id or None,
                         "ACCESS_GRANTED",
+                        vendor_id=g.vendor_id or None,
                         # The student's record, when a page of it is stored already.
-                        records.get(g.student_id),
-                        g.school_year or None,
-                        None,
-                        json.dumps(g.audit_detail(), ensure_ascii=False),
-                        None,
-                        None,
+                        record_id=records.get(g.student_id),
+                        school_year=g.school_year or None,
+                        detail=g.audit_detail(),
                     )
                     for g in fresh
                 ]
-                await conn.copy_records_to_table(
-                    "record_audit", records=rows, columns=_AUDIT_COLUMNS
-                )
+                await insert_audit_rows(conn, rows)
                 return new
         except _DB_ERRORS as exc:
             raise translate_db_error(exc, "record_grants") from exc

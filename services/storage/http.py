@@ -38,6 +38,7 @@ from services.storage.access import (
     authenticate,
     check_purpose,
 )
+from services.storage.answers import NO_STORE, error_response, storage_unavailable
 from services.storage.errors import StorageError
 from services.storage.lookup import (
     AccessLogFound,
@@ -67,7 +68,6 @@ _SCHOOL_YEAR: Final = re.compile(r"[0-9]{4}-[0-9]{4}")
 _MAX_VERSION: Final = 2**31 - 1
 #: Clients that state a purpose for every read (design: access model).
 _PURPOSE_REQUIRED: Final = frozenset({ClientKind.SCHOOL, ClientKind.ADMISSIONS_OFFICE})
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 class OpenApiError(RuntimeError):
@@ -91,32 +91,9 @@ def load_openapi(path: Path | None = None) -> dict[str, Any]:
     return document
 
 
-def _error(
-    status: int,
-    code: str,
-    message_vi: str,
-    message_en: str,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    return web.json_response(
-        {"code": code, "message_vi": message_vi, "message_en": message_en},
-        status=status,
-        headers={**_NO_STORE, **(headers or {})},
-    )
-
-
-def _unavailable() -> web.Response:
-    return _error(
-        503,
-        "E_STORAGE_UNAVAILABLE",
-        "Kho học bạ tạm thời không truy cập được; vui lòng thử lại sau.",
-        "The record store is temporarily unavailable; please retry later.",
-    )
-
-
 def _not_found() -> web.Response:
     # One body for an unknown code and a wrong birth date: nothing in it may differ.
-    return _error(
+    return error_response(
         404,
         "E_RECORD_NOT_FOUND",
         "Không tìm thấy học bạ với mã số tra cứu và ngày sinh này; vui lòng kiểm tra lại.",
@@ -125,7 +102,7 @@ def _not_found() -> web.Response:
 
 
 def _invalid_code() -> web.Response:
-    return _error(
+    return error_response(
         400,
         "E_LOOKUP_CODE_INVALID",
         "Mã số tra cứu không hợp lệ (16 ký tự và một ký tự kiểm tra); "
@@ -136,7 +113,7 @@ def _invalid_code() -> web.Response:
 
 
 def _birth_date_required() -> web.Response:
-    return _error(
+    return error_response(
         400,
         "E_LOOKUP_BIRTH_DATE_REQUIRED",
         f"Cần ngày sinh của học sinh trong tiêu đề {BIRTH_DATE_HEADER} (YYYY-MM-DD).",
@@ -147,7 +124,7 @@ def _birth_date_required() -> web.Response:
 def _locked(retry_after_s: int) -> web.Response:
     wait = max(1, retry_after_s)
     minutes = max(1, -(-wait // 60))
-    return _error(
+    return error_response(
         429,
         "E_LOOKUP_LOCKED",
         f"Quá nhiều lần tra cứu không thành công; vui lòng thử lại sau khoảng {minutes} phút.",
@@ -157,7 +134,7 @@ def _locked(retry_after_s: int) -> web.Response:
 
 
 def _query_invalid(problem: str) -> web.Response:
-    return _error(
+    return error_response(
         400,
         "E_LOOKUP_QUERY_INVALID",
         f"Tham số không hợp lệ: {problem}.",
@@ -169,7 +146,7 @@ _REFUSALS: Final = {
     NotFound: ("not_found", _not_found),
     InvalidCode: ("invalid", _invalid_code),
     BirthDateRequired: ("birth_date_required", _birth_date_required),
-    Unavailable: ("unavailable", _unavailable),
+    Unavailable: ("unavailable", storage_unavailable),
 }
 
 
@@ -234,7 +211,7 @@ class RecordsApi:
         except AccessDenied as denied:
             return denied.response()
         except StorageError:
-            return _unavailable()
+            return storage_unavailable()
         return _Caller(Requester.of(request, client, "api"), purpose)
 
     async def get_record(self, request: web.Request) -> web.Response:
@@ -249,7 +226,7 @@ class RecordsApi:
             purpose=caller.purpose,
         )
         if isinstance(outcome, Found):
-            response = web.json_response(outcome.view.as_json(), headers=_NO_STORE)
+            response = web.json_response(outcome.view.as_json(), headers=NO_STORE)
             return self._answer("record", "found", response)
         return self._refused("record", outcome)
 
@@ -265,7 +242,7 @@ class RecordsApi:
             purpose=caller.purpose,
         )
         if isinstance(outcome, AccessLogFound):
-            response = web.json_response(outcome.log.as_json(), headers=_NO_STORE)
+            response = web.json_response(outcome.log.as_json(), headers=NO_STORE)
             return self._answer("access_log", "found", response)
         return self._refused("access_log", outcome)
 

@@ -30,6 +30,7 @@ from services.core.avro_types import CompletionStatus, YearResult
 from services.core.classification import completion_statement
 from services.core.signing_flow import SIGNING_ORDER
 from services.messaging.metrics import ServiceMetrics
+from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import translate_db_error
 from services.storage.lookup import (
     AccessEntry,
@@ -134,11 +135,6 @@ LEFT JOIN access_clients k ON k.client_id = a.client_id
 WHERE a.record_id = $1 AND a.action IN ('READ', 'VERIFIED')
 ORDER BY a.at DESC, a.audit_id DESC
 LIMIT $2
-"""
-_INSERT_AUDIT = """
-INSERT INTO record_audit
-    (actor, vendor_id, action, record_id, school_year, version, detail, client_id, purpose)
-VALUES ($1, NULL, $2, $3, $4, $5, $6::jsonb, $7, $8)
 """
 _PURGE = """
 DELETE FROM lookup_attempts
@@ -381,17 +377,17 @@ class PgLookupStore:
         version: int | None,
         extra: Mapping[str, Any],
     ) -> None:
-        await conn.execute(
-            _INSERT_AUDIT,
+        row = audit_row(
             by.actor,
             action,
-            record_id,
-            school_year,
-            version,
-            json.dumps({**by.detail, **extra}, ensure_ascii=False),
-            by.client_id,
-            by.purpose,
+            record_id=record_id,
+            school_year=school_year,
+            version=version,
+            detail={**by.detail, **extra},
+            client_id=by.client_id,
+            purpose=by.purpose,
         )
+        await insert_audit_rows(conn, [row])
 
     def _observe(self, operation: str, started: float) -> None:
         if self._metrics is not None:

@@ -1,21 +1,27 @@
-"""PostgreSQL adapter of the record store: every SQL statement of the storage service.
+"""PostgreSQL adapter of the record store: the batch write of signed versions.
 
 Tables (migrations ``0002_records.sql``, ``0003_signed_records.sql``): ``records``
 (student ↔ record id), ``lookup_codes`` (code → page), ``record_versions`` (append-only,
 with the signed PDF), ``current_versions`` (page → version in force) and
-``record_audit``. One Kafka batch is one database transaction:
+``record_audit`` (written through :mod:`services.storage.audit`). One Kafka batch is one
+database transaction:
 
 1. lock the ``records`` rows of the batch's students and record ids in a fixed order, so
    two replicas (a zombie during a rebalance) never interleave on one student;
 2. read the lookup codes, the pages' current versions and the versions already stored
    under the batch's ``(record_id, school_year, version)`` keys;
 3. decide each candidate in Python (:func:`~services.storage.versions.decide_versions`);
-4. insert the new records and lookup codes, COPY the new versions and the audit rows,
+4. insert the new records and lookup codes, COPY the new versions, write the audit rows,
    move the current pointers (unnest upsert, never backwards).
 
 A record or code another replica inserted between steps 1 and 4 makes the transaction
 fail with a retriable error; the retry reads the winner's rows and decides again.
 Driver errors never leave this module untranslated (:mod:`services.storage.errors`).
+
+Besides the port (:class:`RecordStore`: the batch write and a ping), a few unaudited reads
+for operators and tests (``all_versions``, ``audit_trail``, ``record_id_of``). The public's
+reads are :mod:`services.storage.lookup_store`'s, verification's
+:mod:`services.storage.standing`'s, the schools' :mod:`services.storage.school_api`'s.
 """
 
 from __future__ import annotations
@@ -25,13 +31,13 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 import asyncpg
 
 from services.messaging.metrics import ServiceMetrics
+from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import StorageUnavailableError, translate_db_error
-from services.storage.record_ids import CodeKind, RecordCode
 from services.storage.versions import (
     Delivery,
     KnownState,
@@ -46,7 +52,7 @@ from services.storage.versions import (
     decide_versions,
 )
 
-__all__ = ["AuditEntry", "ContentStatus", "PgRecordStore", "ReadAudit", "RecordStore", "SignedPdf"]
+__all__ = ["AuditEntry", "PgRecordStore", "RecordStore"]
 
 _DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -97,73 +103,17 @@ ON CONFLICT (record_id, school_year) DO UPDATE
 SET version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
 WHERE current_versions.version < EXCLUDED.version
 """
-_CURRENT_OF_RECORD = f"""
-SELECT {_VERSION_COLUMNS}
-FROM current_versions c
-JOIN record_versions v USING (record_id, school_year, version)
-WHERE c.record_id = $1
-ORDER BY v.school_year
-"""
-_CURRENT_OF_CODE = f"""
-SELECT {_VERSION_COLUMNS}
-FROM lookup_codes l
-JOIN current_versions c USING (record_id, school_year)
-JOIN record_versions v
-  ON (v.record_id, v.school_year, v.version) = (c.record_id, c.school_year, c.version)
-WHERE l.lookup_code = $1
-"""
-# The PDF of one page: the version asked for ($3), else the current one; for a record id
-# without a school year ($2), the latest school year.
-_PDF_OF_RECORD = f"""
-SELECT {_VERSION_COLUMNS}, v.pdf
-FROM current_versions c
-JOIN record_versions v
-  ON (v.record_id, v.school_year) = (c.record_id, c.school_year)
- AND v.version = coalesce($3::int, c.version)
-WHERE c.record_id = $1 AND ($2::text IS NULL OR c.school_year = $2::text)
-ORDER BY c.school_year DESC
-LIMIT 1
-"""
-_PDF_OF_CODE = f"""
-SELECT {_VERSION_COLUMNS}, v.pdf
-FROM lookup_codes l
-JOIN current_versions c USING (record_id, school_year)
-JOIN record_versions v
-  ON (v.record_id, v.school_year) = (c.record_id, c.school_year)
- AND v.version = coalesce($2::int, c.version)
-WHERE l.lookup_code = $1
-"""
 _ALL_VERSIONS = f"""
 SELECT {_VERSION_COLUMNS}
 FROM record_versions v
 WHERE v.record_id = $1
 ORDER BY v.school_year, v.version
 """
-#: What the platform says of a record content (its page's current version or not).
-ContentStatus = Literal["current", "superseded", "unknown"]
-
 _RECORD_ID_OF = "SELECT record_id FROM records WHERE student_id = $1"
-# Versions holding this record content, and whether each is its page's current one.
-_CONTENT_STATUS = """
-SELECT v.record_id, v.school_year, v.version, c.version = v.version AS is_current
-FROM record_versions v
-JOIN current_versions c USING (record_id, school_year)
-WHERE v.content_sha256 = $1
-ORDER BY v.version
-"""
-_INSERT_AUDIT = """
-INSERT INTO record_audit (actor, vendor_id, action, record_id, school_year, version, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-"""
 _AUDIT_COLUMNS = """
 audit_id, at, actor, vendor_id, action, record_id, school_year, version, detail::text
 """
 _AUDIT_TRAIL = f"SELECT {_AUDIT_COLUMNS} FROM record_audit WHERE record_id = $1 ORDER BY audit_id"
-_AUDIT_OF_CODE = f"""
-SELECT {_AUDIT_COLUMNS} FROM record_audit
-WHERE action IN ('READ', 'READ_NOT_FOUND', 'READ_REFUSED') AND detail->>'code' = $1
-ORDER BY audit_id
-"""
 _VERSION_COPY_COLUMNS: Final = (
     "record_id",
     "school_year",
@@ -188,15 +138,6 @@ _VERSION_COPY_COLUMNS: Final = (
     "correction_reason",
     "stored_at",
 )
-_AUDIT_COPY_COLUMNS: Final = (
-    "actor",
-    "vendor_id",
-    "action",
-    "record_id",
-    "school_year",
-    "version",
-    "detail",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,46 +155,15 @@ class AuditEntry:
     detail: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ReadAudit:
-    """Who reads, for the audit row every read writes."""
-
-    actor: str
-    detail: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class SignedPdf:
-    """A version's signed PDF and its metadata."""
-
-    version: StoredVersion
-    pdf: bytes
-
-
 class RecordStore(Protocol):
-    """The port the handler and the HTTP API use; :class:`PgRecordStore` is the adapter.
+    """The port the batch handler uses; :class:`PgRecordStore` is the adapter.
 
-    The reads take the code as the reader gave it (None: not a code at all) and write
-    the audit row in the same transaction as the read: no audit, no answer.
+    Reads of records by the public go through :mod:`services.storage.lookup_store`,
+    verification through :mod:`services.storage.standing`.
     """
 
     async def store_batch(self, deliveries: Sequence[Delivery]) -> list[StoreResult]:
         """Store a batch in one transaction; one result per delivery, in input order."""
-        ...
-
-    async def read_current(self, code: RecordCode | None, audit: ReadAudit) -> list[StoredVersion]:
-        """The current version of each page the code names (empty: not found)."""
-        ...
-
-    async def read_pdf(
-        self,
-        code: RecordCode | None,
-        audit: ReadAudit,
-        *,
-        school_year: str | None = None,
-        version: int | None = None,
-    ) -> SignedPdf | None:
-        """One page's signed PDF: ``version`` or the current one (None: not found)."""
         ...
 
     async def ping(self) -> bool: ...
@@ -405,9 +315,7 @@ class PgRecordStore:
                 list(moved.values()),
                 now,
             )
-        await conn.copy_records_to_table(
-            "record_audit", records=audit_rows, columns=_AUDIT_COPY_COLUMNS
-        )
+        await insert_audit_rows(conn, audit_rows)
         return results
 
     async def _known(
@@ -489,89 +397,14 @@ class PgRecordStore:
         code = decision.outcome.refusal_code
         if code is not None:
             detail.update(code=code, student_id=c.student_id, reason=decision.reason)
-        return (
+        return audit_row(
             self.actor,
-            c.vendor_id,
             decision.outcome.value,
-            c.record_id,
-            c.school_year,
-            c.version,
-            json.dumps(detail, ensure_ascii=False),
-        )
-
-    # -- reads (audited) -----------------------------------------------------------------
-
-    async def read_current(self, code: RecordCode | None, audit: ReadAudit) -> list[StoredVersion]:
-        started = time.perf_counter()
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                rows = []
-                if code is not None:
-                    query = (
-                        _CURRENT_OF_RECORD if code.kind is CodeKind.RECORD_ID else _CURRENT_OF_CODE
-                    )
-                    rows = await conn.fetch(query, code.value)
-                versions = [_stored_version(row) for row in rows]
-                page = versions[0] if len(versions) == 1 else None
-                await self._audit_read(conn, audit, versions, page)
-                return versions
-        except _DB_ERRORS as exc:
-            raise translate_db_error(exc, "read_current") from exc
-        finally:
-            self._observe("read_current", started)
-
-    async def read_pdf(
-        self,
-        code: RecordCode | None,
-        audit: ReadAudit,
-        *,
-        school_year: str | None = None,
-        version: int | None = None,
-    ) -> SignedPdf | None:
-        started = time.perf_counter()
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                row = None
-                if code is not None and code.kind is CodeKind.RECORD_ID:
-                    row = await conn.fetchrow(_PDF_OF_RECORD, code.value, school_year, version)
-                elif code is not None:
-                    row = await conn.fetchrow(_PDF_OF_CODE, code.value, version)
-                found = None
-                # A version stored before signing has no PDF; a lookup code names one
-                # school year, which must be the one asked for, if any.
-                if row is not None and row["pdf"] is not None:
-                    page = _stored_version(row)
-                    if school_year in (None, page.school_year):
-                        found = SignedPdf(page, bytes(row["pdf"]))
-                page_read = None if found is None else found.version
-                versions = [] if page_read is None else [page_read]
-                await self._audit_read(conn, audit, versions, page_read)
-                return found
-        except _DB_ERRORS as exc:
-            raise translate_db_error(exc, "read_pdf") from exc
-        finally:
-            self._observe("read_pdf", started)
-
-    async def _audit_read(
-        self,
-        conn: asyncpg.Connection,
-        audit: ReadAudit,
-        versions: Sequence[StoredVersion],
-        page: StoredVersion | None,
-    ) -> None:
-        detail = {
-            **audit.detail,
-            "versions": [{"school_year": v.school_year, "version": v.version} for v in versions],
-        }
-        await conn.execute(
-            _INSERT_AUDIT,
-            audit.actor,
-            None,
-            "READ" if versions else "READ_NOT_FOUND",
-            versions[0].record_id if versions else None,
-            None if page is None else page.school_year,
-            None if page is None else page.version,
-            json.dumps(detail, ensure_ascii=False),
+            vendor_id=c.vendor_id,
+            record_id=c.record_id,
+            school_year=c.school_year,
+            version=c.version,
+            detail=detail,
         )
 
     async def ping(self) -> bool:
@@ -586,39 +419,6 @@ class PgRecordStore:
             self._observe("ping", started)
 
     # Operator and test reads: not audited (they are not record lookups by the public).
-
-    async def content_status(self, content_sha256: bytes, audit: ReadAudit) -> ContentStatus:
-        """Whether a record content is its page's current version: ``current``,
-        ``superseded`` (a later version replaced it) or ``unknown`` (never stored here).
-
-        The content hash is the SHA-256 of the record's canonical JSON, the file embedded in
-        every signed PDF. Audited like every other read of a record.
-        """
-        started = time.perf_counter()
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                rows = await conn.fetch(_CONTENT_STATUS, content_sha256)
-                status: ContentStatus = "unknown"
-                if rows:
-                    current = any(r["is_current"] for r in rows)
-                    status = "current" if current else "superseded"
-                first = rows[0] if rows else None
-                detail = {**audit.detail, "content_sha256": content_sha256.hex(), "status": status}
-                await conn.execute(
-                    _INSERT_AUDIT,
-                    audit.actor,
-                    None,
-                    "READ" if rows else "READ_NOT_FOUND",
-                    first["record_id"] if first else None,
-                    first["school_year"] if first else None,
-                    None,
-                    json.dumps(detail, ensure_ascii=False),
-                )
-                return status
-        except _DB_ERRORS as exc:
-            raise translate_db_error(exc, "content_status") from exc
-        finally:
-            self._observe("content_status", started)
 
     async def record_id_of(self, student_id: str) -> str | None:
         """The record id of a student (mã định danh học sinh), if stored."""
@@ -635,17 +435,9 @@ class PgRecordStore:
 
     async def audit_trail(self, record_id: str) -> list[AuditEntry]:
         """Every audit row naming the record, oldest first."""
-        return await self._audit(_AUDIT_TRAIL, record_id)
-
-    async def reads_of_code(self, code: str) -> list[AuditEntry]:
-        """Every audited read that asked for ``code`` (found, not found or refused), oldest
-        first."""
-        return await self._audit(_AUDIT_OF_CODE, code)
-
-    async def _audit(self, query: str, argument: str) -> list[AuditEntry]:
         try:
             async with self._pool.acquire() as conn:
-                rows = await conn.fetch(query, argument)
+                rows = await conn.fetch(_AUDIT_TRAIL, record_id)
         except _DB_ERRORS as exc:
             raise translate_db_error(exc, "audit") from exc
         return [

@@ -37,6 +37,8 @@ from services.storage.access import (
     authenticate,
     check_purpose,
 )
+from services.storage.answers import NO_STORE, error_response, storage_unavailable
+from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import StorageError, translate_db_error
 from services.storage.grants import entitlement, vietnam_today
 from services.storage.metrics import StorageMetrics
@@ -80,11 +82,6 @@ SELECT {_PAGE_COLUMNS}, v.pdf
 FROM current_versions c
 JOIN record_versions v USING (record_id, school_year, version)
 WHERE c.record_id = $1 AND c.school_year = $2 AND v.pdf IS NOT NULL
-"""
-_AUDIT = """
-INSERT INTO record_audit (actor, vendor_id, action, record_id, school_year, version, detail,
-                          client_id, purpose)
-VALUES ($1, NULL, $2, $3, $4, $5, $6::jsonb, $7, $8)
 """
 
 
@@ -271,47 +268,30 @@ class PgSchoolReads:
         client: AccessClient,
         purpose: str,
     ) -> None:
-        await conn.execute(
-            _AUDIT,
+        row = audit_row(
             f"client:{client.client_id}",
             action,
-            record_id,
-            school_year,
-            version,
-            json.dumps(detail, ensure_ascii=False),
-            client.client_id,
-            purpose,
+            record_id=record_id,
+            school_year=school_year,
+            version=version,
+            detail=detail,
+            client_id=client.client_id,
+            purpose=purpose,
         )
+        await insert_audit_rows(conn, [row])
 
     def _observe(self, operation: str, started: float) -> None:
         shared = self._metrics.shared
         shared.db_seconds.labels(shared.service, operation).observe(time.perf_counter() - started)
 
 
-def _error(status: int, code: str, message_vi: str, message_en: str) -> web.Response:
-    return web.json_response(
-        {"code": code, "message_vi": message_vi, "message_en": message_en},
-        status=status,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 def _not_found() -> web.Response:
     # The same answer for an unknown student and one the school may not read.
-    return _error(
+    return error_response(
         404,
         "E_RECORD_NOT_FOUND",
         "Không tìm thấy học bạ của học sinh này trong các học bạ trường được phép xem.",
         "No record of this student among those the school may read.",
-    )
-
-
-def _unavailable() -> web.Response:
-    return _error(
-        503,
-        "E_STORAGE_UNAVAILABLE",
-        "Kho học bạ tạm thời không truy cập được; vui lòng thử lại sau.",
-        "The record store is temporarily unavailable; please retry later.",
     )
 
 
@@ -348,7 +328,7 @@ class SchoolRecordsApi:
                 "records", _REFUSALS.get(denied.status, "invalid"), denied.response()
             )
         except StorageError:
-            return self._answer("records", "unavailable", _unavailable())
+            return self._answer("records", "unavailable", storage_unavailable())
         student_id = request.match_info["student_id"]
         if _STUDENT_ID.fullmatch(student_id) is None:
             student_id = "".join(ch for ch in student_id if ch.isprintable())[:64]
@@ -357,7 +337,7 @@ class SchoolRecordsApi:
                 student_id, client, purpose, Requester.of(request, client)
             )
         except StorageError:
-            return self._answer("records", "unavailable", _unavailable())
+            return self._answer("records", "unavailable", storage_unavailable())
         if read.entitlement is None:
             return self._answer("records", "not_entitled", _not_found())
         if not read.pages:
@@ -370,7 +350,7 @@ class SchoolRecordsApi:
             "purpose": purpose,
             "pages": list(read.pages),
         }
-        response = web.json_response(body, headers={"Cache-Control": "no-store"})
+        response = web.json_response(body, headers=NO_STORE)
         return self._answer("records", "found", response)
 
     async def get_pdf(self, request: web.Request) -> web.Response:
@@ -379,10 +359,10 @@ class SchoolRecordsApi:
         except AccessDenied as denied:
             return self._answer("pdf", _REFUSALS.get(denied.status, "invalid"), denied.response())
         except StorageError:
-            return self._answer("pdf", "unavailable", _unavailable())
+            return self._answer("pdf", "unavailable", storage_unavailable())
         school_year = request.match_info["school_year"]
         if _SCHOOL_YEAR.fullmatch(school_year) is None:
-            response = _error(
+            response = error_response(
                 400,
                 "E_LOOKUP_QUERY_INVALID",
                 f"Năm học {school_year[:20]!r} phải có dạng 'YYYY-YYYY'.",
@@ -397,7 +377,7 @@ class SchoolRecordsApi:
                 student_id, school_year, client, purpose, Requester.of(request, client)
             )
         except StorageError:
-            return self._answer("pdf", "unavailable", _unavailable())
+            return self._answer("pdf", "unavailable", storage_unavailable())
         if not found.entitled:
             return self._answer("pdf", "not_entitled", _not_found())
         if found.pdf is None:

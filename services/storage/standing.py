@@ -14,7 +14,6 @@ no audit, no answer. A database that does not answer gives ``unknown`` with the 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +22,7 @@ from typing import Any, Final, Literal
 import asyncpg
 
 from services.messaging.metrics import ServiceMetrics
+from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import translate_db_error
 
 __all__ = [
@@ -71,11 +71,6 @@ JOIN record_versions v USING (record_id, school_year)
 JOIN current_versions c USING (record_id, school_year)
 WHERE v.status = 'SIGNED'
 ORDER BY v.record_id, v.school_year, v.version
-"""
-_INSERT_AUDIT: Final = """
-INSERT INTO record_audit
-    (actor, vendor_id, action, record_id, school_year, version, detail, client_id)
-VALUES ($1, NULL, $2, $3, $4, $5, $6::jsonb, $7)
 """
 
 
@@ -239,28 +234,24 @@ class PgStanding:
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await conn.fetch(_STANDING, pdf_sha256, content_sha256)
                 view = platform_view([_page_version(r) for r in rows])
-                await conn.execute(
-                    _INSERT_AUDIT,
+                detail = {
+                    **audit.detail,
+                    "resource": "verify",
+                    "pdf_sha256": pdf_sha256.hex(),
+                    "content_sha256": None if content_sha256 is None else content_sha256.hex(),
+                    "status": view.status,
+                    "pdf_matches_stored": view.pdf_matches_stored,
+                }
+                row = audit_row(
                     audit.actor,
                     "READ_NOT_FOUND" if view.record_id is None else "VERIFIED",
-                    view.record_id,
-                    view.school_year,
-                    view.version,
-                    json.dumps(
-                        {
-                            **audit.detail,
-                            "resource": "verify",
-                            "pdf_sha256": pdf_sha256.hex(),
-                            "content_sha256": None
-                            if content_sha256 is None
-                            else content_sha256.hex(),
-                            "status": view.status,
-                            "pdf_matches_stored": view.pdf_matches_stored,
-                        },
-                        ensure_ascii=False,
-                    ),
-                    audit.client_id,
+                    record_id=view.record_id,
+                    school_year=view.school_year,
+                    version=view.version,
+                    detail=detail,
+                    client_id=audit.client_id,
                 )
+                await insert_audit_rows(conn, [row])
                 return view
         except _DB_ERRORS as exc:
             raise translate_db_error(exc, "standing") from exc

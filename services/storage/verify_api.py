@@ -33,6 +33,7 @@ from aiohttp import BodyPartReader, web
 from asn1crypto import x509  # type: ignore[import-untyped]
 
 from services.storage.access import AccessDenied, PgAccessStore, Requester, authenticate
+from services.storage.answers import NO_STORE, error_response
 from services.storage.errors import StorageError
 from services.storage.metrics import StorageMetrics
 from services.storage.standing import PlatformView, Supersession, VerifyAudit, unavailable_view
@@ -306,14 +307,6 @@ async def _read_limited(chunks: Any, limit: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _refusal(status: int, code: str, message_vi: str, message_en: str) -> web.Response:
-    return web.json_response(
-        {"code": code, "message_vi": message_vi, "message_en": message_en},
-        status=status,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 class VerifyApi:
     """The route of the JSON verification API; mounted in the :class:`ServiceShell`."""
 
@@ -345,7 +338,7 @@ class VerifyApi:
         limit = self._verification.max_bytes
         upload = await read_upload(request, limit)
         if isinstance(upload, UnsupportedMediaType):
-            return _refusal(
+            return error_response(
                 415,
                 "E_VERIFY_MEDIA_TYPE",
                 "Gửi chính tệp PDF (application/pdf) hoặc biểu mẫu multipart/form-data có "
@@ -355,7 +348,7 @@ class VerifyApi:
         if isinstance(upload, TooLarge):
             return _answer(self._verification.too_large())
         if not upload.pdf:  # no field pdf, or a form sent without choosing a file
-            return _refusal(
+            return error_response(
                 400,
                 "E_VERIFY_PDF_MISSING",
                 "Biểu mẫu không có trường pdf chứa tệp học bạ.",
@@ -367,9 +360,9 @@ class VerifyApi:
 def _answer(outcome: VerifyOutcome) -> web.Response:
     """The JSON answer of an outcome (the web page renders its own HTML)."""
     if isinstance(outcome, Verified):
-        return web.json_response(outcome.as_json(), headers={"Cache-Control": "no-store"})
+        return web.json_response(outcome.as_json(), headers=NO_STORE)
     if isinstance(outcome, NotAPdf):
-        return _refusal(
+        return error_response(
             400,
             "E_VERIFY_NOT_A_PDF",
             "Tệp gửi lên không phải là tệp PDF đọc được (hoặc tệp đã bị hỏng).",
@@ -377,13 +370,13 @@ def _answer(outcome: VerifyOutcome) -> web.Response:
         )
     if isinstance(outcome, TooLarge):
         mib = outcome.limit / (1024 * 1024)
-        return _refusal(
+        return error_response(
             413,
             "E_VERIFY_TOO_LARGE",
             f"Tệp quá lớn: tối đa {mib:g} MiB.",
             f"The file is too large: at most {mib:g} MiB.",
         )
-    return _refusal(
+    return error_response(
         503,
         "E_VERIFY_UNAVAILABLE",
         "Chức năng xác minh tạm thời chưa sẵn sàng; vui lòng thử lại sau.",

@@ -25,9 +25,10 @@ from services.messaging.metrics import ServiceMetrics
 from services.stack.migrations import apply_migrations
 from services.storage.access import ClientKind, PgAccessStore, Requester, token_digest
 from services.storage.admissions import PgAdmissionChecks, QueryKind, parse_query
+from services.storage.lookup import Found, LookupLimits, RecordLookup
+from services.storage.lookup_store import PgLookupStore
 from services.storage.metrics import StorageMetrics
-from services.storage.record_ids import CodeKind, RecordCode
-from services.storage.repository import PgRecordStore, ReadAudit
+from services.storage.repository import PgRecordStore
 from tests.ports import free_port
 from tests.unit.test_storage_contract import delivery
 from tests.unit.test_storage_fixtures import signed_record
@@ -185,17 +186,27 @@ def trail(schema: str) -> dict[str, Any]:
         pool = await _pool(schema)
         try:
             shared = ServiceMetrics("storage")
+            metrics = StorageMetrics(shared)
             store = PgRecordStore(pool, shared, actor="hocba-storage/test")
             (result,) = await store.store_batch([delivery(value)])
             assert result.outcome.refusal_code is None
-            code = RecordCode(CodeKind.LOOKUP_CODE, value["lookup_code"])
-            await store.read_current(code, ReadAudit("http:10.0.0.9", {"code": code.value}))
+            # A parent's lookup, as GET /v1/records/{code} makes it.
+            lookup = RecordLookup(
+                PgLookupStore(pool, metrics=shared),
+                metrics,
+                LookupLimits(min_seconds=0),
+            )
+            born = value["record"]["student"]["date_of_birth"].isoformat()
+            found = await lookup.look_up(
+                value["lookup_code"], born, Requester("10.0.0.9", "pytest")
+            )
+            assert isinstance(found, Found)
             access = PgAccessStore(pool)
             await access.add_client(
                 "so-gddt-hcm", ClientKind.ADMISSIONS_OFFICE, "Sở GD&ĐT", ["79000701"]
             )
             (office,) = [c for c in await access.clients() if c.client_id == "so-gddt-hcm"]
-            checks = PgAdmissionChecks(pool, StorageMetrics(shared))
+            checks = PgAdmissionChecks(pool, metrics)
             entries = await checks.check(
                 [parse_query(QueryKind.LOOKUP_CODE, value["lookup_code"])],
                 kind=QueryKind.LOOKUP_CODE,

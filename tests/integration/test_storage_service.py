@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -28,6 +29,7 @@ from services.messaging.pipeline import Incoming, Outgoing
 from services.messaging.state import StateBatch
 from services.stack.migrations import apply_migrations
 from services.storage.app import StorageService, bootstrap
+from services.storage.repository import AuditEntry
 from services.storage.settings import StorageSettings
 from tests.ports import free_port
 from tests.unit.test_storage_fixtures import SIGNED, record_id_of, signed_record
@@ -162,6 +164,19 @@ def message(student: str, **changes: Any) -> tuple[bytes, bytes]:
 
 def student() -> str:
     return f"HS{uuid.uuid4().hex[:12].upper()}"
+
+
+async def reads_of_code(pool: asyncpg.Pool, code: str) -> list[AuditEntry]:
+    """Every audited attempt to read ``code`` (found, not found or refused), oldest first."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT audit_id, at, actor, vendor_id, action, record_id, school_year, version, "
+            "detail::text AS detail FROM record_audit "
+            "WHERE action IN ('READ', 'READ_NOT_FOUND', 'READ_REFUSED') AND detail->>'code' = $1 "
+            "ORDER BY audit_id",
+            code,
+        )
+    return [AuditEntry(**{**dict(r), "detail": json.loads(r["detail"])}) for r in rows]
 
 
 def rejected(running: Running, code: str, vendor: str = "vendor-a") -> float:
@@ -416,15 +431,18 @@ async def test_http_lookup_found_not_found_typo_and_every_read_audited(
     assert error["code"] == "E_RECORD_NOT_FOUND" and error["message_vi"] and error["message_en"]
     assert invalid["code"] == "E_LOOKUP_CODE_INVALID"
 
-    store = running.service.store
+    store, pool = running.service.store, running.service.pool
     (read,) = [e for e in await store.audit_trail(record_id) if e.action == "READ"]
     assert read.actor.startswith("http:127.0.0.1") and read.detail["user_agent"] == "storage-test"
     assert read.detail["versions"] == [{"school_year": "2024-2025", "version": 1}]
-    assert [e.detail["resource"] for e in await store.reads_of_code(missing)] == ["record", "pdf"]
+    assert [e.detail["resource"] for e in await reads_of_code(pool, missing)] == [
+        "record",
+        "pdf",
+    ]
     # The wrong birth date was refused and names no record.
-    refused = [e for e in await store.reads_of_code(code) if e.action != "READ"]
+    refused = [e for e in await reads_of_code(pool, code) if e.action != "READ"]
     assert [(e.action, e.record_id) for e in refused] == [("READ_REFUSED", None)]
-    (typo_read,) = await store.reads_of_code(typo)
+    (typo_read,) = await reads_of_code(pool, typo)
     assert (typo_read.action, typo_read.detail["error"]) == (
         "READ_NOT_FOUND",
         "E_LOOKUP_CODE_INVALID",

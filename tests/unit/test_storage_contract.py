@@ -1,6 +1,8 @@
 """The record store's contract: one body of tests, run here on the in-memory fake and in
 ``tests/integration/test_storage_repository.py`` on PostgreSQL, so the fake the handler
-and HTTP tests use cannot drift from the real adapter.
+tests use cannot drift from the real adapter. What was stored is read back through the
+operator reads (``all_versions``, ``audit_trail``, ``record_id_of``); the public's reads
+(lookup, verification, school reads) have their own tests.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ import pytest
 from services.messaging.codec import Decoded, default_codec
 from services.storage.errors import StorageDataError, StorageError
 from services.storage.mapping import candidate_from_signed
-from services.storage.record_ids import CodeKind, RecordCode
-from services.storage.repository import AuditEntry, ReadAudit, RecordStore, SignedPdf
+from services.storage.repository import AuditEntry, RecordStore
 from services.storage.versions import (
     Delivery,
     KnownState,
@@ -41,8 +42,6 @@ class StoreUnderTest(RecordStore, Protocol):
 
     async def audit_trail(self, record_id: str) -> list[AuditEntry]: ...
 
-    async def reads_of_code(self, code: str) -> list[AuditEntry]: ...
-
     async def record_id_of(self, student_id: str) -> str | None: ...
 
 
@@ -55,22 +54,10 @@ def delivery(datum: dict[str, Any], offset: int = 0) -> Delivery:
     return Delivery(candidate, "test.signed", 0, offset)
 
 
-def _by_id(record_id: str) -> RecordCode:
-    return RecordCode(CodeKind.RECORD_ID, record_id)
-
-
-def _by_code(lookup_code: str) -> RecordCode:
-    return RecordCode(CodeKind.LOOKUP_CODE, lookup_code)
-
-
-def _audit(code: str) -> ReadAudit:
-    return ReadAudit("contract-test", {"code": code})
-
-
 # --- the contract -----------------------------------------------------------------------
 
 
-async def first_store_is_version_1_readable_by_id_code_and_pdf(store: StoreUnderTest) -> None:
+async def first_store_is_version_1_with_its_pdf_and_audited(store: StoreUnderTest) -> None:
     datum = signed_record("K-FIRST")
     (result,) = await store.store_batch([delivery(datum)])
     assert result.outcome is Outcome.STORED and result.stored is not None
@@ -82,15 +69,8 @@ async def first_store_is_version_1_readable_by_id_code_and_pdf(store: StoreUnder
     assert stored.effective_at == datum["effective_at"]
     assert [s.role for s in stored.signatures] == ["HOMEROOM_TEACHER", "PRINCIPAL", "SCHOOL_SEAL"]
     assert await store.record_id_of("K-FIRST") == datum["record_id"]
-
-    by_id = await store.read_current(_by_id(datum["record_id"]), _audit(datum["record_id"]))
-    by_code = await store.read_current(_by_code(datum["lookup_code"]), _audit(datum["lookup_code"]))
-    assert by_id == by_code == [stored]
-    pdf = await store.read_pdf(_by_code(datum["lookup_code"]), _audit(datum["lookup_code"]))
-    assert pdf == SignedPdf(stored, datum["pdf"])
-    assert await store.read_pdf(_by_id(datum["record_id"]), _audit("x")) == pdf
-    entry, *reads = await store.audit_trail(datum["record_id"])
-    assert [e.action for e in reads] == ["READ"] * 4
+    assert await store.all_versions(datum["record_id"]) == [stored]
+    (entry,) = await store.audit_trail(datum["record_id"])
     assert (entry.action, entry.vendor_id, entry.version) == ("VERSION_STORED", "vendor-a", 1)
     assert entry.detail["pdf_sha256"] == datum["pdf_sha256"]
 
@@ -114,16 +94,16 @@ async def version_2_supersedes_and_both_stay_retrievable(store: StoreUnderTest) 
     assert result.outcome is Outcome.SUPERSEDED and result.stored is not None
     assert (result.stored.version, result.stored.supersedes_version) == (2, 1)
     assert result.stored.correction_reason == "Sửa số ngày nghỉ"
-    code = _by_code(v1["lookup_code"])
-    (current,) = await store.read_current(code, _audit("c"))
-    assert current.version == 2
-    current_pdf = await store.read_pdf(code, _audit("c"))
-    old_pdf = await store.read_pdf(code, _audit("c"), version=1)
-    assert current_pdf is not None and current_pdf.pdf == v2["pdf"]
-    assert old_pdf is not None and old_pdf.pdf == v1["pdf"] and old_pdf.version.version == 1
-    assert await store.read_pdf(code, _audit("c"), version=3) is None
     versions = await store.all_versions(v1["record_id"])
     assert [(v.version, v.supersedes_version) for v in versions] == [(1, None), (2, 1)]
+    # Both PDFs stay, each version with its own.
+    assert [v.pdf_sha256 and v.pdf_sha256.hex() for v in versions] == [
+        v1["pdf_sha256"],
+        v2["pdf_sha256"],
+    ]
+    assert versions[1] == result.stored and versions[0].lookup_code == v1["lookup_code"]
+    actions = [e.action for e in await store.audit_trail(v1["record_id"])]
+    assert actions == ["VERSION_STORED", "VERSION_SUPERSEDED"]
 
 
 async def an_older_version_arriving_late_does_not_move_the_pointer(
@@ -131,12 +111,14 @@ async def an_older_version_arriving_late_does_not_move_the_pointer(
 ) -> None:
     v1 = signed_record("K-LATE", days_absent=2)
     v2 = signed_record("K-LATE", version=2, days_absent=5)
-    (second,) = await store.store_batch([delivery(v2)])
+    v3 = signed_record("K-LATE", version=3, days_absent=6)
+    (third,) = await store.store_batch([delivery(v3)])
     (first,) = await store.store_batch([delivery(v1)])
-    assert (second.outcome, first.outcome) == (Outcome.STORED, Outcome.STORED_LATE)
-    (current,) = await store.read_current(_by_id(v1["record_id"]), _audit("x"))
-    assert current.version == 2
-    assert [v.version for v in await store.all_versions(v1["record_id"])] == [1, 2]
+    assert (third.outcome, first.outcome) == (Outcome.STORED, Outcome.STORED_LATE)
+    # The pointer stayed at 3: version 2 arriving now is late too, not a supersession.
+    (second,) = await store.store_batch([delivery(v2)])
+    assert second.outcome is Outcome.STORED_LATE
+    assert [v.version for v in await store.all_versions(v1["record_id"])] == [1, 2, 3]
 
 
 async def the_same_version_with_other_content_is_refused(store: StoreUnderTest) -> None:
@@ -183,9 +165,10 @@ async def a_lookup_code_names_one_page(store: StoreUnderTest) -> None:
     next_year = signed_record("K-CODE-A", school_year="2025-2026", grade=5)
     (stored,) = await store.store_batch([delivery(next_year)])
     assert stored.outcome is Outcome.STORED
-    (page,) = await store.read_current(_by_code(first["lookup_code"]), _audit("c"))
-    assert page == ok.stored
-    assert len(await store.read_current(_by_id(first["record_id"]), _audit("r"))) == 2
+    assert stored.stored is not None and stored.stored.lookup_code == next_year["lookup_code"]
+    assert next_year["lookup_code"] != first["lookup_code"]
+    assert await store.all_versions(first["record_id"]) == [ok.stored, stored.stored]
+    assert await store.record_id_of("K-CODE-B") is None
 
 
 async def one_batch_is_decided_in_order(store: StoreUnderTest) -> None:
@@ -200,31 +183,16 @@ async def one_batch_is_decided_in_order(store: StoreUnderTest) -> None:
         (Outcome.REDELIVERED, 1),
         (Outcome.STORED, 1),
     ]
-    current = await store.read_current(_by_id(v1["record_id"]), _audit("x"))
-    assert [(v.school_year, v.version) for v in current] == [("2024-2025", 2), ("2025-2026", 1)]
-
-
-async def every_read_is_audited_found_or_not(store: StoreUnderTest) -> None:
-    datum = signed_record("K-READ")
-    await store.store_batch([delivery(datum)])
-    code = datum["lookup_code"]
-    await store.read_current(_by_code(code), ReadAudit("reader", {"code": code}))
-    await store.read_pdf(_by_code(code), ReadAudit("reader", {"code": code, "resource": "pdf"}))
-    await store.read_current(None, ReadAudit("reader", {"code": "NOPE"}))
-    missing = "0000-0000-0000-0000-0"
-    assert await store.read_pdf(_by_code(missing), ReadAudit("reader", {"code": missing})) is None
-    reads = await store.reads_of_code(code)
-    assert [(e.action, e.record_id, e.school_year, e.version) for e in reads] == [
-        ("READ", datum["record_id"], "2024-2025", 1),
-        ("READ", datum["record_id"], "2024-2025", 1),
+    versions = await store.all_versions(v1["record_id"])
+    assert [(v.school_year, v.version) for v in versions] == [
+        ("2024-2025", 1),
+        ("2024-2025", 2),
+        ("2025-2026", 1),
     ]
-    assert reads[1].detail["resource"] == "pdf" and reads[0].actor == "reader"
-    assert [e.action for e in await store.reads_of_code("NOPE")] == ["READ_NOT_FOUND"]
-    assert [e.action for e in await store.reads_of_code(missing)] == ["READ_NOT_FOUND"]
 
 
 CONTRACT: list[Callable[[StoreUnderTest], Awaitable[None]]] = [
-    first_store_is_version_1_readable_by_id_code_and_pdf,
+    first_store_is_version_1_with_its_pdf_and_audited,
     the_same_version_again_is_a_redelivery,
     version_2_supersedes_and_both_stay_retrievable,
     an_older_version_arriving_late_does_not_move_the_pointer,
@@ -232,7 +200,6 @@ CONTRACT: list[Callable[[StoreUnderTest], Awaitable[None]]] = [
     a_record_id_conflict_is_refused_either_way,
     a_lookup_code_names_one_page,
     one_batch_is_decided_in_order,
-    every_read_is_audited_found_or_not,
 ]
 
 
@@ -252,7 +219,7 @@ class MemoryStore:
         self.students: dict[str, str] = {}  # record_id → student_id
         self.codes: dict[str, PageKey] = {}
         self.current: dict[PageKey, int] = {}
-        self.versions: dict[VersionKey, SignedPdf] = {}
+        self.versions: dict[VersionKey, StoredVersion] = {}
         self.audit: list[AuditEntry] = []
 
     async def store_batch(self, deliveries: Sequence[Delivery]) -> list[StoreResult]:
@@ -267,10 +234,7 @@ class MemoryStore:
             student_of_record=dict(self.students),
             page_of_code=dict(self.codes),
             current=dict(self.current),
-            fingerprints={
-                k: (v.version.content_sha256, v.version.pdf_sha256)
-                for k, v in self.versions.items()
-            },
+            fingerprints={k: (v.content_sha256, v.pdf_sha256) for k, v in self.versions.items()},
         )
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         results = []
@@ -279,7 +243,7 @@ class MemoryStore:
             if decision.outcome.writes_version:
                 self.students[c.record_id] = c.student_id
                 self.codes.setdefault(c.lookup_code, c.page)
-                self.versions[c.key] = SignedPdf(c.stored(now), c.pdf)
+                self.versions[c.key] = c.stored(now)
                 self.current[c.page] = max(c.version, self.current.get(c.page, 0))
             detail: dict[str, Any] = {"pdf_sha256": c.pdf_sha256.hex()}
             if decision.outcome.refusal_code is not None:
@@ -293,55 +257,9 @@ class MemoryStore:
             )
             held = self.versions.get(c.key)
             refused_id = decision.outcome is Outcome.RECORD_ID_CONFLICT
-            stored = None if held is None or refused_id else held.version
+            stored = None if refused_id else held
             results.append(StoreResult(decision.outcome, stored, decision.reason))
         return results
-
-    def _pages(self, code: RecordCode | None) -> list[PageKey]:
-        if code is None:
-            return []
-        if code.kind is CodeKind.LOOKUP_CODE:
-            page = self.codes.get(code.value)
-            return [] if page is None else [page]
-        return sorted(p for p in self.current if p[0] == code.value)
-
-    async def read_current(self, code: RecordCode | None, audit: ReadAudit) -> list[StoredVersion]:
-        found = [self.versions[(*p, self.current[p])].version for p in self._pages(code)]
-        self._read(audit, found)
-        return found
-
-    async def read_pdf(
-        self,
-        code: RecordCode | None,
-        audit: ReadAudit,
-        *,
-        school_year: str | None = None,
-        version: int | None = None,
-    ) -> SignedPdf | None:
-        pages = [p for p in self._pages(code) if school_year in (None, p[1])]
-        found = None
-        if pages:
-            page = pages[-1]
-            found = self.versions.get((*page, version or self.current[page]))
-        self._read(audit, [] if found is None else [found.version])
-        return found
-
-    def _read(self, audit: ReadAudit, versions: list[StoredVersion]) -> None:
-        one = versions[0] if len(versions) == 1 else None
-        self._log(
-            None,
-            "READ" if versions else "READ_NOT_FOUND",
-            versions[0].record_id if versions else None,
-            one and one.school_year,
-            one and one.version,
-            {
-                **audit.detail,
-                "versions": [
-                    {"school_year": v.school_year, "version": v.version} for v in versions
-                ],
-            },
-            actor=audit.actor,
-        )
 
     def _log(
         self,
@@ -351,14 +269,12 @@ class MemoryStore:
         school_year: str | None,
         version: int | None,
         detail: dict[str, Any],
-        *,
-        actor: str = "memory",
     ) -> None:
         self.audit.append(
             AuditEntry(
                 len(self.audit) + 1,
                 dt.datetime.now(dt.UTC),
-                actor,
+                "memory",
                 vendor_id,
                 action,
                 record_id,
@@ -372,17 +288,10 @@ class MemoryStore:
         return True
 
     async def all_versions(self, record_id: str) -> list[StoredVersion]:
-        return [v.version for k, v in sorted(self.versions.items()) if k[0] == record_id]
+        return [v for k, v in sorted(self.versions.items()) if k[0] == record_id]
 
     async def audit_trail(self, record_id: str) -> list[AuditEntry]:
         return [e for e in self.audit if e.record_id == record_id]
-
-    async def reads_of_code(self, code: str) -> list[AuditEntry]:
-        return [
-            e
-            for e in self.audit
-            if e.action in ("READ", "READ_NOT_FOUND") and e.detail.get("code") == code
-        ]
 
     async def record_id_of(self, student_id: str) -> str | None:
         return next((r for r, s in self.students.items() if s == student_id), None)
