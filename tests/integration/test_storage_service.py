@@ -58,13 +58,14 @@ async def pg_schema() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def topics() -> AsyncIterator[tuple[str, str]]:
+async def topics() -> AsyncIterator[tuple[str, str, str]]:
     suffix = uuid.uuid4().hex[:10]
-    names = (f"test.signed.{suffix}", f"test.stored.{suffix}")
+    # Its own transfers topic too: the platform's would feed this test's schema grants.
+    names = (f"test.signed.{suffix}", f"test.stored.{suffix}", f"test.transfers.{suffix}")
     admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA.bootstrap_servers)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(names[0], 3, 1), NewTopic(names[1], 3, 1)])
+        await admin.create_topics([NewTopic(name, 3, 1) for name in names])
         yield names
         await admin.delete_topics(list(names))
     finally:
@@ -72,13 +73,14 @@ async def topics() -> AsyncIterator[tuple[str, str]]:
 
 
 @pytest.fixture
-def settings(pg_schema: str, topics: tuple[str, str]) -> StorageSettings:
+def settings(pg_schema: str, topics: tuple[str, str, str]) -> StorageSettings:
     return dataclasses.replace(
         StorageSettings.from_env({}),
         pg_dsn=DSN,
         kafka=KAFKA,
         signed_topic=topics[0],
         stored_topic=topics[1],
+        transfers_topic=topics[2],
         group_id=f"test-storage-{uuid.uuid4().hex[:8]}",
         pg_schema=pg_schema,
         http_port=free_port(),
@@ -186,7 +188,7 @@ def rejected(running: Running, code: str, vendor: str = "vendor-a") -> float:
 
 
 async def test_a_signed_record_is_stored_pointed_audited_and_announced(
-    running: Running, topics: tuple[str, str]
+    running: Running, topics: tuple[str, str, str]
 ) -> None:
     sid = student()
     datum = signed_record(sid)
@@ -229,7 +231,7 @@ async def test_a_signed_record_is_stored_pointed_audited_and_announced(
 
 
 async def test_the_same_message_twice_is_one_version_and_the_same_stored_message(
-    running: Running, topics: tuple[str, str]
+    running: Running, topics: tuple[str, str, str]
 ) -> None:
     sid = student()
     same = message(sid)
@@ -248,7 +250,7 @@ async def test_the_same_message_twice_is_one_version_and_the_same_stored_message
 
 
 async def test_corrections_late_versions_and_lookups_by_code_id_and_pdf(
-    running: Running, topics: tuple[str, str]
+    running: Running, topics: tuple[str, str, str]
 ) -> None:
     sid = student()
     v1 = signed_record(sid, days_absent=2)
@@ -329,7 +331,7 @@ async def test_corrections_late_versions_and_lookups_by_code_id_and_pdf(
 
 
 async def test_conflicts_and_inconsistent_records_are_refused_counted_and_never_stored(
-    running: Running, topics: tuple[str, str]
+    running: Running, topics: tuple[str, str, str]
 ) -> None:
     sid, thief = student(), student()
     original = signed_record(sid)
@@ -374,7 +376,7 @@ async def test_conflicts_and_inconsistent_records_are_refused_counted_and_never_
 
 
 async def test_garbage_is_counted_and_the_partition_keeps_flowing(
-    running: Running, topics: tuple[str, str]
+    running: Running, topics: tuple[str, str, str]
 ) -> None:
     sid = student()
     key, good = message(sid)
@@ -388,7 +390,7 @@ async def test_garbage_is_counted_and_the_partition_keeps_flowing(
 
 
 async def test_http_lookup_found_not_found_typo_and_every_read_audited(
-    running: Running, topics: tuple[str, str]
+    running: Running, topics: tuple[str, str, str]
 ) -> None:
     sid = student()
     await publish(topics[0], [message(sid)])
@@ -450,7 +452,7 @@ async def test_http_lookup_found_not_found_typo_and_every_read_audited(
 
 
 async def test_a_crash_after_the_database_commit_replays_without_a_new_version(
-    settings: StorageSettings, topics: tuple[str, str]
+    settings: StorageSettings, topics: tuple[str, str, str]
 ) -> None:
     """The crash window: DB committed, Kafka not. The replay re-emits, stores nothing new."""
     sid = student()
