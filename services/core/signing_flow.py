@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,6 +27,7 @@ __all__ = [
     "Approval",
     "RegisteredSigner",
     "check_approval",
+    "fully_signed",
     "next_role",
     "record_id_for",
     "seal_follows",
@@ -164,6 +165,12 @@ def _check_signer(approval: Approval, signer: RegisteredSigner | None) -> list[F
             )
         ]
     return []
+
+
+def fully_signed(signed_roles: Iterable[str]) -> bool:
+    """Whether a page carries every signature it needs (teacher, principal, seal): the
+    record is then valid (có hiệu lực)."""
+    return set(SIGNING_ORDER) <= set(signed_roles)
 
 
 def seal_follows(signed_roles: Sequence[str]) -> bool:

@@ -43,6 +43,7 @@ __all__ = [
     "Requester",
     "TrustedProxies",
     "authenticate",
+    "authenticate_as",
     "check_purpose",
     "client_address",
     "forwarded_for",
@@ -128,6 +129,12 @@ class AccessDenied(RefusedRequest):
         if self.status == 401:
             return {"WWW-Authenticate": 'Bearer realm="hocba"'}
         return {}
+
+    @property
+    def outcome(self) -> str:
+        """The refusal as the access-client routes count it: ``unauthorised`` (401),
+        ``forbidden`` (403) or ``invalid`` (400, no purpose)."""
+        return {401: "unauthorised", 403: "forbidden"}.get(self.status, "invalid")
 
 
 TrustedProxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -225,31 +232,34 @@ def _wrong_kind(expected: Sequence[ClientKind]) -> AccessDenied:
     )
 
 
-async def authenticate(
-    request: web.Request,
-    store: PgAccessStore,
-    *,
-    required: Sequence[ClientKind] = (),
-) -> AccessClient | None:
+async def authenticate(request: web.Request, store: PgAccessStore) -> AccessClient | None:
     """The client whose bearer token the request carries; None when it carries none.
 
-    Raises :class:`AccessDenied`: 401 for an unknown or revoked token (or none when
-    ``required``), 403 when the client is not of a ``required`` kind. Raises
+    Raises :class:`AccessDenied` (401) for an unknown or revoked token, and
     :class:`StorageError` when the database does not answer.
     """
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
     if not header:
-        if required:
-            raise _invalid_token()
         return None
+    scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _invalid_token()
     client = await store.client_by_token(token_digest(token.strip()))
     if client is None or not client.active:
         raise _invalid_token()
-    if required and client.kind not in required:
-        raise _wrong_kind(required)
+    return client
+
+
+async def authenticate_as(
+    request: web.Request, store: PgAccessStore, *kinds: ClientKind
+) -> AccessClient:
+    """The request's client, which must be of one of ``kinds``: :func:`authenticate`, and
+    :class:`AccessDenied` 401 without a token, 403 for a client of another kind."""
+    client = await authenticate(request, store)
+    if client is None:
+        raise _invalid_token()
+    if client.kind not in kinds:
+        raise _wrong_kind(kinds)
     return client
 
 

@@ -52,16 +52,17 @@ from aiohttp import web
 from services.core.avro_types import CompletionStatus, YearResult
 from services.core.classification import completion_statement
 from services.core.curriculum import YEAR_RESULT_NAMES_VI
+from services.core.signing_flow import fully_signed
 from services.storage.access import (
     AccessClient,
     AccessDenied,
     ClientKind,
     PgAccessStore,
     Requester,
-    authenticate,
+    authenticate_as,
     check_purpose,
 )
-from services.storage.answers import NO_STORE, RefusedRequest, storage_unavailable
+from services.storage.answers import NO_STORE, RefusedRequest, storage_unavailable, utc_stamp
 from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import StorageError, translate_db_error
 from services.storage.metrics import StorageMetrics
@@ -95,7 +96,6 @@ MAX_ENTRIES: Final = 5_000
 #: 5,000 lookup codes in JSON are about 120 KiB; a spreadsheet export with other columns
 #: may be larger, but not this large.
 MAX_BODY_BYTES: Final = 2 * 1024 * 1024
-_REQUIRED_ROLES: Final = frozenset({"HOMEROOM_TEACHER", "PRINCIPAL", "SCHOOL_SEAL"})
 _AUDITED_QUERY_MAX: Final = 64
 _CSV_MEDIA_TYPES: Final = frozenset({"text/csv", "application/csv", "text/plain"})
 # Excel runs a cell starting with one of these as a formula (CSV injection, OWASP).
@@ -215,22 +215,16 @@ class AdmissionEntry:
             "signed_complete": None if shown is None else signed_complete(shown),
             "current_version": None if shown is None else shown.version,
             "superseded_versions": None if shown is None else shown.superseded_versions,
-            "effective_at": None if shown is None else _stamp(shown.effective_at),
+            "effective_at": None if shown is None else utc_stamp(shown.effective_at, "seconds"),
             "named_page": None
             if shown is None or self.query.kind is QueryKind.NATIONAL_ID
             else shown.is_named,
         }
 
 
-def _stamp(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def signed_complete(page: PageRow) -> bool:
     """Signed and sealed: the current version carries the three required signatures."""
-    return page.signed and page.signature_roles >= _REQUIRED_ROLES
+    return page.signed and fully_signed(page.signature_roles)
 
 
 # --- entries: parsing and the per-entry decision (pure) --------------------------------
@@ -680,9 +674,6 @@ async def _parse(request: web.Request) -> CheckRequest:
     return parse_json_body(body, request.query.get("purpose"))
 
 
-_REFUSALS: Final = {401: "unauthorised", 403: "forbidden", 400: "invalid"}
-
-
 class AdmissionsApi:
     """``POST /v1/admissions/checks``; mounted in the :class:`ServiceShell`."""
 
@@ -704,15 +695,12 @@ class AdmissionsApi:
         """Check every entry; JSON (default) or CSV (``Accept: text/csv``, ``?format=csv``)."""
         request_id = uuid.uuid4().hex
         try:
-            client = await authenticate(
-                request, self._access, required=[ClientKind.ADMISSIONS_OFFICE]
-            )
-            assert client is not None  # required: None is refused with 401
+            client = await authenticate_as(request, self._access, ClientKind.ADMISSIONS_OFFICE)
             as_csv = _wants_csv(request)
             asked = await _parse(request)
             purpose = check_purpose(asked.purpose)
         except AccessDenied as denied:
-            return self._answer(_REFUSALS.get(denied.status, "invalid"), denied.response())
+            return self._answer(denied.outcome, denied.response())
         except RequestError as refused:
             outcome = {413: "too_large", 415: "unsupported_media_type"}.get(
                 refused.status, "invalid"
@@ -756,7 +744,7 @@ class AdmissionsApi:
             "client_id": client.client_id,
             "purpose": purpose,
             "query_kind": asked.kind.value,
-            "checked_at": _stamp(dt.datetime.now(dt.UTC)),
+            "checked_at": utc_stamp(dt.datetime.now(dt.UTC), "seconds"),
             "counts": counts,
             "entries": [e.as_json() for e in entries],
         }

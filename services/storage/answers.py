@@ -7,12 +7,13 @@ as ``docs/errors.md`` lists the codes.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
 
 from aiohttp import web
 
-__all__ = ["NO_STORE", "RefusedRequest", "error_response", "storage_unavailable"]
+__all__ = ["NO_STORE", "RefusedRequest", "error_response", "storage_unavailable", "utc_stamp"]
 
 #: The caching header of every JSON answer of the storage API.
 NO_STORE: Final = {"Cache-Control": "no-store"}
@@ -61,3 +62,12 @@ def storage_unavailable() -> web.Response:
         "Kho học bạ tạm thời không truy cập được; vui lòng thử lại sau.",
         "The record store is temporarily unavailable; please retry later.",
     )
+
+
+def utc_stamp(
+    value: dt.datetime | None, timespec: Literal["seconds", "milliseconds"] = "milliseconds"
+) -> str | None:
+    """A time in the answers' form: ISO 8601 in UTC with ``Z`` (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, TypeVar
 
 from services.storage.access import ClientKind, Requester
+from services.storage.answers import utc_stamp
 from services.storage.errors import StorageError
 from services.storage.lookup_guard import ClientGuard, ClientLimits
 from services.storage.metrics import StorageMetrics
@@ -84,12 +85,6 @@ Resource = Literal["record", "pdf", "access_log"]
 _T = TypeVar("_T")
 
 
-def _stamp(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def parse_birth_date(text: str | None) -> dt.date | None:
     """A date of birth as ``YYYY-MM-DD`` (a real date); None when missing or anything else."""
     if text is None:
@@ -118,7 +113,7 @@ class SignatureView:
         return {
             "role": self.role,
             "signer_name": self.signer_name,
-            "signed_at": _stamp(self.signed_at),
+            "signed_at": utc_stamp(self.signed_at),
         }
 
 
@@ -160,7 +155,7 @@ class PageView:
             "year_result": self.year_result,
             "completion_statement": self.completion_statement,
             "version": self.version,
-            "effective_at": _stamp(self.effective_at),
+            "effective_at": utc_stamp(self.effective_at),
             "signatures": [s.as_json() for s in self.signatures],
             "signed_complete": self.signed_complete,
             "superseded_versions": self.superseded_versions,
@@ -202,7 +197,7 @@ class AccessEntry:
     def as_json(self) -> dict[str, Any]:
         holder = self.client_kind is None
         return {
-            "at": _stamp(self.at),
+            "at": utc_stamp(self.at),
             "action": self.action,
             "client_kind": self.client_kind,
             "client_name": self.client_name,

@@ -18,7 +18,6 @@ A lookup without a second factor (the national database fetching a PDF) skips 1 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ import asyncpg
 
 from services.core.avro_types import CompletionStatus, YearResult
 from services.core.classification import completion_statement
-from services.core.signing_flow import SIGNING_ORDER
+from services.core.signing_flow import fully_signed
 from services.messaging.metrics import ServiceMetrics
 from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import translate_db_error
@@ -46,6 +45,7 @@ from services.storage.lookup import (
 )
 from services.storage.lookup_guard import AttemptState, CodeLimits, after_attempt, code_retry_after
 from services.storage.record_ids import CodeKind
+from services.storage.repository import signatures_from_column
 
 __all__ = ["ACCESS_LOG_LIMIT", "PgLookupStore", "page_view"]
 
@@ -55,7 +55,6 @@ _DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, Tim
 ACCESS_LOG_LIMIT: Final = 200
 #: Lookups between two purges of ``lookup_attempts`` rows that no longer hold anything.
 _PURGE_EVERY: Final = 1000
-_REQUIRED_ROLES: Final = frozenset(SIGNING_ORDER)
 
 _ATTEMPT = """
 INSERT INTO lookup_attempts AS a (lookup_code, failures, window_started)
@@ -144,15 +143,9 @@ WHERE (locked_until IS NULL OR locked_until < now())
 
 
 def _signatures(text: str | None) -> tuple[SignatureView, ...]:
-    if text is None:
-        return ()
     return tuple(
-        SignatureView(
-            role=s["role"],
-            signer_name=s["signer_name"],
-            signed_at=dt.datetime.fromisoformat(s["signed_at"]),
-        )
-        for s in json.loads(text)
+        SignatureView(role=s.role, signer_name=s.signer_name, signed_at=s.signed_at)
+        for s in signatures_from_column(text)
     )
 
 
@@ -176,7 +169,7 @@ def page_view(row: Mapping[str, Any], named_year: str | None, code: str | None) 
         version=int(row["version"]),
         effective_at=row["effective_at"],
         signatures=signatures,
-        signed_complete={s.role for s in signatures} >= _REQUIRED_ROLES,
+        signed_complete=fully_signed(s.role for s in signatures),
         superseded_versions=int(row["superseded_versions"]),
         is_named_page=named,
         lookup_code=(code if named_year is not None else row["lookup_code"]) if named else None,

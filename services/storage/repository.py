@@ -52,7 +52,7 @@ from services.storage.versions import (
     decide_versions,
 )
 
-__all__ = ["AuditEntry", "PgRecordStore", "RecordStore"]
+__all__ = ["AuditEntry", "PgRecordStore", "RecordStore", "signatures_from_column"]
 
 _DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -169,7 +169,9 @@ class RecordStore(Protocol):
     async def ping(self) -> bool: ...
 
 
-def _signatures(text: str | None) -> tuple[Signature, ...]:
+def signatures_from_column(text: str | None) -> tuple[Signature, ...]:
+    """The ``record_versions.signatures`` column (JSON, as :func:`_signatures_json` writes
+    it) read back."""
     if text is None:
         return ()
     return tuple(
@@ -218,7 +220,7 @@ def _stored_version(row: Mapping[str, Any]) -> StoredVersion:
         pdf_sha256=None if pdf_sha256 is None else bytes(pdf_sha256),
         pdf_size_bytes=row["pdf_size_bytes"],
         effective_at=row["effective_at"],
-        signatures=_signatures(row["signatures"]),
+        signatures=signatures_from_column(row["signatures"]),
         correction_reason=row["correction_reason"],
     )
 

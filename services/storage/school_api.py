@@ -34,10 +34,10 @@ from services.storage.access import (
     ClientKind,
     PgAccessStore,
     Requester,
-    authenticate,
+    authenticate_as,
     check_purpose,
 )
-from services.storage.answers import NO_STORE, error_response, storage_unavailable
+from services.storage.answers import NO_STORE, error_response, storage_unavailable, utc_stamp
 from services.storage.audit import audit_row, insert_audit_rows
 from services.storage.errors import StorageError, translate_db_error
 from services.storage.grants import entitlement, vietnam_today
@@ -85,12 +85,6 @@ WHERE c.record_id = $1 AND c.school_year = $2 AND v.pdf IS NOT NULL
 """
 
 
-def _stamp(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def page_view(row: Mapping[str, Any], student_id: str) -> dict[str, Any]:
     """What a school sees of one school year's current version (no lookup code: that is
     the family's to give)."""
@@ -108,7 +102,7 @@ def page_view(row: Mapping[str, Any], student_id: str) -> dict[str, Any]:
         "correction_reason": row["correction_reason"],
         "superseded_versions": row["superseded_versions"],
         "status": row["status"],
-        "effective_at": _stamp(row["effective_at"]),
+        "effective_at": utc_stamp(row["effective_at"]),
         "signatures": [
             {"role": s["role"], "signer_name": s["signer_name"], "signed_at": s["signed_at"]}
             for s in signatures
@@ -295,9 +289,6 @@ def _not_found() -> web.Response:
     )
 
 
-_REFUSALS: Final = {401: "unauthorised", 403: "forbidden"}
-
-
 class SchoolRecordsApi:
     """The school routes; mounted in the :class:`ServiceShell`."""
 
@@ -316,17 +307,14 @@ class SchoolRecordsApi:
         return response
 
     async def _client(self, request: web.Request) -> tuple[AccessClient, str]:
-        client = await authenticate(request, self._access, required=[ClientKind.SCHOOL])
-        assert client is not None  # required: no token is refused with 401
+        client = await authenticate_as(request, self._access, ClientKind.SCHOOL)
         return client, check_purpose(request.query.get("purpose"))
 
     async def get_records(self, request: web.Request) -> web.Response:
         try:
             client, purpose = await self._client(request)
         except AccessDenied as denied:
-            return self._answer(
-                "records", _REFUSALS.get(denied.status, "invalid"), denied.response()
-            )
+            return self._answer("records", denied.outcome, denied.response())
         except StorageError:
             return self._answer("records", "unavailable", storage_unavailable())
         student_id = request.match_info["student_id"]
@@ -357,7 +345,7 @@ class SchoolRecordsApi:
         try:
             client, purpose = await self._client(request)
         except AccessDenied as denied:
-            return self._answer("pdf", _REFUSALS.get(denied.status, "invalid"), denied.response())
+            return self._answer("pdf", denied.outcome, denied.response())
         except StorageError:
             return self._answer("pdf", "unavailable", storage_unavailable())
         school_year = request.match_info["school_year"]

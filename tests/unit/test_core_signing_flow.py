@@ -9,6 +9,7 @@ from services.core.signing_flow import (
     Approval,
     RegisteredSigner,
     check_approval,
+    fully_signed,
     next_role,
     record_id_for,
     seal_follows,
@@ -109,3 +110,10 @@ def test_record_ids_are_stable_per_student_and_differ_by_key() -> None:
     assert first != record_id_for("079215000123", b"k2")
     assert first.startswith("HB") and len(first) == 18
     assert set(first[2:]) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
+def test_a_page_is_fully_signed_only_with_teacher_principal_and_seal() -> None:
+    assert fully_signed(["HOMEROOM_TEACHER", "PRINCIPAL", "SCHOOL_SEAL"])
+    assert fully_signed(iter(["SCHOOL_SEAL", "PRINCIPAL", "HOMEROOM_TEACHER"]))
+    assert not fully_signed(["HOMEROOM_TEACHER", "PRINCIPAL"])
+    assert not fully_signed([])
